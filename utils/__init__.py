@@ -1,0 +1,19 @@
+"""Shared code of the course "Convolutional networks, from AlexNet to EfficientNet".
+
+One flat module per concern, imported explicitly by the chapters:
+
+- ``utils.arithmetic``: output sizes, parameters and multiply-adds, worked out as text and
+  checked against the real modules; ``summary(model, input_size)`` for a whole network.
+- ``utils.explorer``: an interactive convolution explorer (ipywidgets).
+- ``utils.data``: CIFAR-10 as uint8 tensors, cached in one file; batches and augmentation on
+  the device.
+- ``utils.train``: budgets, ``fit``, evaluation, checkpoints and results records.
+- ``utils.plot``: the course's figures.
+- ``utils.layers``: the blocks that the chapters introduce, in their final form.
+
+Nothing heavy is imported here, so ``import utils`` is instant. The package is used from the
+repository's root on ``sys.path`` (every chapter's set-up cell arranges this), never installed
+into site-packages, where a top-level package called ``utils`` would collide with others.
+"""
+
+__version__ = "0.1.0"
