@@ -1,0 +1,464 @@
+"""Tests of utils.arithmetic: hand-checked numbers, torchvision reference models, the
+self-checks of ``summary`` (they must really fire), receptive fields and shape errors."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import utils.arithmetic as ar
+
+
+def meta_alexnet():
+    """The paper's AlexNet on the meta device: shapes without memory or compute, so a summary
+    costs milliseconds (test_real_forward_agrees_with_meta shows this changes nothing)."""
+    with torch.device("meta"):
+        return alexnet_paper()
+
+
+def alexnet_paper(num_classes=1000):
+    """The single-tower ImageNet AlexNet with the paper's channel counts (96, 256, 384, 384, 256)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(inplace=True),
+        nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0), nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(inplace=True),
+        nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0), nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
+        nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Linear(4096, num_classes))
+
+
+# --- hand-checked values ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, expected, text", [
+    ((227, 11, 4), 55, "(227 − 11 + 2·0)/4 + 1 = 55"),
+    ((55, 3, 2), 27, "(55 − 3 + 2·0)/2 + 1 = 27"),
+    ((27, 5, 1, 2), 27, "(27 − 5 + 2·2)/1 + 1 = 27"),
+    ((13, 3, 2), 6, "(13 − 3 + 2·0)/2 + 1 = 6"),
+    ((32, 5), 28, "(32 − 5 + 2·0)/1 + 1 = 28"),
+])
+def test_conv_out_hand_checked(args, expected, text):
+    w = ar.conv_out(*args)
+    assert w == expected and int(w) == expected and w.exact and not w.note
+    assert w.text == text == str(w) == f"{w}"
+
+
+def test_224_is_not_exact_and_says_why():
+    w = ar.conv_out(224, 11, 4)
+    assert w == 54 and not w.exact
+    assert w.text == "(224 − 11 + 2·0)/4 + 1 = 54.25 → 54"
+    assert "54.25 is not a whole number" in w.note and "floors it to 54" in w.note
+    assert r"\lfloor" in w.latex
+
+
+def test_dilation_widens_the_window():
+    w = ar.conv_out(32, 3, 1, 0, dilation=2)  # effective kernel 2·(3 − 1) + 1 = 5
+    assert w == 28 and "(2·(3 − 1) + 1)" in w.text
+    assert w == nn.Conv2d(1, 1, 3, dilation=2)(torch.zeros(1, 1, 32, 32)).shape[-1]
+
+
+@pytest.mark.parametrize("size, k, s, p, d, ceil", [
+    (size, k, s, p, d, ceil)
+    for size in (1, 2, 5, 6, 7, 8, 13, 14, 55, 112)
+    for k, s, p, d in ((2, 2, 0, 1), (3, 2, 0, 1), (3, 2, 1, 1), (3, 3, 1, 1), (2, 2, 1, 1),
+                       (3, 2, 1, 2), (5, 3, 2, 1), (1, 2, 0, 1))
+    for ceil in (False, True)
+])
+def test_pool_out_matches_pytorch(size, k, s, p, d, ceil):
+    """pool_out equals PyTorch's own output size, including its ceil_mode rule that the last
+    window must start inside the input or the left padding."""
+    pool = nn.MaxPool1d(k, s, p, dilation=d, ceil_mode=ceil)
+    try:
+        expected = pool(torch.zeros(1, 1, size)).shape[-1]
+    except RuntimeError:
+        expected = 0  # PyTorch refuses an empty output
+    w = ar.pool_out(size, k, s, p, d, ceil)
+    assert max(w.value, 0) == expected, w.text
+
+
+def test_ceil_mode_drops_a_window_that_starts_in_the_padding():
+    # (6 − 2 + 2·1)/2 + 1 = 4 exactly, so no rounding; with stride 4: (6 + 2 − 2)/4 = 1.5 → ⌈⌉ 3,
+    # but the third window would start at 2·4 = 8 ≥ 6 + 1: PyTorch keeps 2.
+    w = ar.pool_out(6, 2, 4, 1, ceil_mode=True)
+    expected = nn.MaxPool1d(2, 4, 1, ceil_mode=True)(torch.zeros(1, 1, 6)).shape[-1]
+    assert w == expected == 2 and "drops the last window" in w.note
+
+
+def test_googlenet_ceil_mode_pool():
+    w = ar.pool_out(112, 3, 2, ceil_mode=True)
+    assert w == 56 and not w.exact and "rounds it up to 56" in w.note
+
+
+def test_pool_stride_defaults_to_kernel_and_rejects_big_padding():
+    assert ar.pool_out(28, 2) == 14
+    with pytest.raises(ValueError, match="half"):
+        ar.pool_out(28, 2, 2, padding=2)
+
+
+def test_alexnet_conv1_params_and_macs():
+    p = ar.conv_params(3, 96, 11)
+    assert p == 34_944 and p.text == "(11·11·3 + 1)·96 = 34,944"
+    assert ar.conv_params(3, 96, 11, bias=False) == 34_848
+    m = ar.conv_macs(55, 55, 3, 96, 11)
+    assert m == 55 * 55 * 96 * (11 * 11 * 3) == 105_415_200
+    assert m.text == "55·55·96·(11·11·3) = 105,415,200"
+
+
+def test_grouped_conv_is_alexnets_two_towers():
+    # conv2 in the paper: 256 filters of 5×5×48, the 96 inputs split over two GPUs.
+    p = ar.conv_params(96, 256, 5, groups=2)
+    assert p == (5 * 5 * 48 + 1) * 256 == nn.Conv2d(96, 256, 5, groups=2).weight.numel() + 256
+    assert "96/2" in p.text
+    assert ar.conv_macs(27, 27, 96, 256, 5, groups=2) == 27 * 27 * 256 * 5 * 5 * 48
+    with pytest.raises(ValueError, match="groups"):
+        ar.conv_params(96, 256, 5, groups=5)
+
+
+def test_inception_5x5_branch_reduction():
+    direct = ar.conv_params(192, 96, 5, bias=False)
+    reduced = ar.conv_params(192, 32, 1, bias=False) + ar.conv_params(32, 96, 5, bias=False)
+    assert direct == 460_800 and reduced == 82_944
+    assert 5.5 < direct / reduced < 5.6
+
+
+def test_other_parameter_formulas_match_modules():
+    def count(m):
+        return sum(p.numel() for p in m.parameters())
+    assert ar.linear_params(9216, 4096) == count(nn.Linear(9216, 4096)) == 37_752_832
+    assert ar.linear_params(10, 3, bias=False) == 30
+    bn = nn.BatchNorm2d(64)
+    assert ar.bn_params(64) == count(bn) == 128 and "buffers" in ar.bn_params(64).note
+    assert sum(b.numel() for b in bn.buffers()) == 2 * 64 + 1  # + num_batches_tracked
+    assert ar.depthwise_params(32, 3) == count(nn.Conv2d(32, 32, 3, groups=32)) == 320
+    assert ar.depthwise_params(32, 3, bias=False) == 288
+    from torchvision.ops import SqueezeExcitation
+    assert ar.se_params(64, 16) == count(SqueezeExcitation(64, 16)) == 2_128
+    assert ar.conv_params(8, 8, (1, 7)) == count(nn.Conv2d(8, 8, (1, 7)))
+
+
+def test_stacked_3x3_convs():
+    c = 64
+    assert 2 * ar.conv_params(c, c, 3, bias=False) == 2 * 9 * c * c < ar.conv_params(c, c, 5, bias=False)
+    three, seven = 3 * ar.conv_params(c, c, 3, bias=False), ar.conv_params(c, c, 7, bias=False)
+    assert three == 27 * c * c < seven == 49 * c * c
+
+
+def test_worked_behaves_like_its_value():
+    w = ar.conv_out(227, 11, 4)
+    assert w + 1 == 56 and 1 + w == 56 and w * 2 == 110 and 2 * w == 110 and w - 5 == 50
+    assert 110 / w == 2 and w // 2 == 27 and w > 54 and w <= 55 and hash(w) == hash(55)
+    assert [0] * 3 == [0] * ar.conv_out(5, 3)  # __index__
+    assert f"{ar.linear_macs(9216, 4096):,}" == "37,748,736"
+    assert ar.linear_macs(9216, 4096).text == "9,216·4,096 = 37,748,736"
+    assert w._repr_markdown_() == w.text and w._repr_latex_().startswith("$$")
+    assert ar.conv_out(5, 7).value < 1 and "does not fit" in ar.conv_out(5, 7).note
+    with pytest.raises(TypeError):
+        ar.conv_out(227.0, 11, 4)
+
+
+def test_fmt():
+    assert ar.fmt(34944) == "34,944" and ar.fmt(54.25) == "54.25" and ar.fmt(3.0) == "3"
+    assert ar.fmt_big(60_965_224) == "60.97 M" and ar.fmt_big(1_135_906_176) == "1.14 G"
+    assert ar.fmt_big(999) == "999" and ar.fmt_bytes(244_403_360) == "244.40 MB"
+
+
+def test_rf_step():
+    r, j = ar.rf_step(3, 1, 3)
+    assert (r, j) == (5, 1) and r.text == "3 + (3 − 1)·1 = 5"
+
+
+# --- summary ------------------------------------------------------------------------------------
+
+def test_summary_of_the_paper_alexnet():
+    s = ar.summary(meta_alexnet(), (3, 227, 227))
+    conv1 = s.row("0")
+    assert conv1.out_shape == (96, 55, 55) and conv1.params == 34_944 and conv1.macs == 105_415_200
+    assert conv1.params_formula == "(11·11·3 + 1)·96 = 34,944"
+    assert conv1.out_formula == "(227 − 11 + 2·0)/4 + 1 = 55"
+    assert s.row("3").out_shape == (96, 27, 27) and s.row("4").out_shape == (256, 27, 27)
+    assert s.row("14").out_shape == (256, 6, 6) and s.row("15").out_shape == (9216,)
+    assert s.params == sum(p.numel() for p in meta_alexnet().parameters()) == 62_378_344
+    fc6 = s.row("17").params
+    assert fc6 == 37_752_832 and 0.6 < fc6 / s.params < 0.61  # FC6 alone: about 60%
+    assert s.macs == 1_135_256_096
+    assert s.param_bytes() == 4 * s.params
+    assert [s.training_bytes(o) for o in ("sgd", "sgd-momentum", "adam")] == \
+        [2 * s.param_bytes(), 3 * s.param_bytes(), 4 * s.param_bytes()]
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        s.training_bytes("lbfgs")
+    # in-place ReLU, dropout at evaluation and Flatten (a view) add no activation memory
+    assert not s.row("1").new_tensor and not s.row("15").new_tensor and not s.row("16").new_tensor
+    assert s.activations == sum(r.activations for r in s.rows if r.type in (
+        "Conv2d", "LocalResponseNorm", "MaxPool2d", "Linear"))
+
+
+def test_summary_text_is_stable_and_complete():
+    s = ar.summary(meta_alexnet(), (3, 227, 227))
+    text = s.to_text()
+    assert text == str(s) == repr(s) == str(ar.summary(meta_alexnet(), (3, 227, 227)))
+    assert "0x" not in text and "object at" not in text
+    assert "62,378,344" in text and "1,135,256,096" in text and "verified:" in text
+    assert "(11·11·3 + 1)·96 = 34,944" in s.to_text(formulas=True)
+    html = s._repr_html_()
+    assert "<table>" in html and "34,944" in html
+
+
+def test_summary_restores_training_mode_and_accepts_a_tensor():
+    model = meta_alexnet().train()
+    s = ar.summary(model, torch.zeros(2, 3, 227, 227, device="meta"))
+    assert all(m.training for m in model.modules())
+    assert s.row("0").activations == 96 * 55 * 55  # per example, not per batch
+    assert s.macs == ar.summary(model, (3, 227, 227)).macs
+
+
+def test_shared_and_unused_parameters_are_counted_once():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Linear(8, 8)
+            self.block = nn.Linear(8, 8)
+            self.head = nn.Linear(8, 8)
+            self.head.weight = self.embed.weight  # tied weights
+            self.unused = nn.Linear(8, 3)          # never called in forward
+            self.scale = nn.Parameter(torch.ones(8))  # a parameter of the non-leaf module
+
+        def forward(self, x):
+            x = self.block(self.block(self.embed(x)))  # a layer used twice
+            return self.head(x) * self.scale + x @ self.block.weight  # a matmul outside layers
+
+    model = Tied()
+    s = ar.summary(model, (8,))
+    assert s.params == sum(p.numel() for p in model.parameters()) == 72 + 72 + 8 + 27 + 8
+    assert s.row("head").params == 8 and "shared with embed" in s.row("head").params_formula
+    assert [r.params for r in s.rows if r.name == "block"] == [72, 0]
+    assert s.row("unused").params == 27 and s.row("unused").macs == 0
+    with FlopCounterMode(display=False) as fc:
+        model(torch.zeros(1, 8))
+    assert 2 * s.macs == fc.get_total_flops() == 2 * (4 * 64 + 64)
+    assert s.row("(model) (operations in forward)").macs == 64
+
+
+def test_unknown_layers_get_params_and_macs_from_their_own_modules():
+    class Scale(nn.Module):  # a leaf with a parameter and a matrix product
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(5, 4))
+
+        def forward(self, x):
+            return x @ self.w
+
+    s = ar.summary(nn.Sequential(nn.Linear(3, 5), Scale()), (3,))
+    r = s.row("1")
+    assert r.params == 20 and r.params_formula == "w 5×4 = 20"
+    assert r.macs == 20 and "FlopCounterMode" in r.macs_formula and r.out_shape == (4,)
+
+
+def test_blocks_fold_a_deep_network():
+    from torchvision.models import resnet18
+    with torch.device("meta"):
+        model = resnet18()
+    s = ar.summary(model, (3, 224, 224), blocks=True)
+    names = [r.name for r in s.grouped]
+    assert "layer1.0" in names and "layer4.1" in names and "conv1" in names
+    block = s.row("layer1.0")
+    assert block.type == "BasicBlock" and block.out_shape == (64, 56, 56)
+    assert block.params == sum(p.numel() for p in model.layer1[0].parameters())
+    assert sum(r.params for r in s.grouped) == s.params
+    assert sum(r.macs for r in s.grouped) == s.macs
+    assert "<details>" in s._repr_html_()
+    by_stage = s.blocks(depth=1)
+    assert [r.name for r in by_stage.grouped if r.children][:2] == ["layer1", "layer2"]
+    assert "layer1.0.conv1" in by_stage.to_text(expand=True)
+    assert len(s.blocks([nn.Sequential]).grouped) < len(s.rows)
+
+
+# --- reference models ---------------------------------------------------------------------------
+
+def _reference_models():
+    """name -> (builder, the weights enum whose metadata lists torchvision's own figures)."""
+    from torchvision import models as m
+    return {
+        "alexnet": (m.alexnet, m.AlexNet_Weights.IMAGENET1K_V1),
+        "vgg16": (m.vgg16, m.VGG16_Weights.IMAGENET1K_V1),
+        "resnet50": (m.resnet50, m.ResNet50_Weights.IMAGENET1K_V1),
+        "densenet121": (m.densenet121, m.DenseNet121_Weights.IMAGENET1K_V1),
+        "mobilenet_v2": (m.mobilenet_v2, m.MobileNet_V2_Weights.IMAGENET1K_V1),
+        "efficientnet_b0": (m.efficientnet_b0, m.EfficientNet_B0_Weights.IMAGENET1K_V1),
+        "googlenet": (lambda: m.googlenet(weights=None, aux_logits=False, init_weights=False),
+                      m.GoogLeNet_Weights.IMAGENET1K_V1),
+    }
+
+
+@pytest.mark.parametrize("name", list(_reference_models()))
+def test_torchvision_reference_models(name):
+    """Built with weights=None on the meta device (shapes without memory), so the check is
+    cheap: the parameter count is exact, the multiply-adds agree with an independent
+    FlopCounterMode run (within 1%; in fact exactly), and with the figures torchvision publishes
+    in its weights' metadata (num_params, and "_ops", its "GFLOPS" column, which counts
+    multiply-adds, rounded to 3 decimals). Nothing is downloaded."""
+    build, weights = _reference_models()[name]
+    with torch.device("meta"):
+        model = build()
+    s = ar.summary(model, (3, 224, 224))
+    assert s.params == sum(p.numel() for p in model.parameters()) == weights.meta["num_params"]
+    with FlopCounterMode(display=False) as fc:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, 224, 224, device="meta"))
+    reference = fc.get_total_flops() / 2
+    assert abs(s.macs - reference) <= 0.01 * reference
+    assert abs(s.macs / 1e9 - weights.meta["_ops"]) <= 0.0005 + 1e-9
+
+
+def test_real_forward_agrees_with_meta():
+    """The meta-device shortcut changes nothing: a real forward pass on the CPU gives the same
+    table (AlexNet, the cheapest of the reference models)."""
+    from torchvision.models import alexnet
+    real = ar.summary(alexnet(), (3, 224, 224))
+    with torch.device("meta"):
+        meta = ar.summary(alexnet(), (3, 224, 224))
+    assert real.to_text() == meta.to_text()
+    assert (real.params, real.macs) == (61_100_840, 714_188_480)
+
+
+def test_vgg16_activation_memory():
+    """cs231n lists VGG-16's layer outputs per image; their lines add up to about 15.2 M values
+    with the input (the notes' total says 24M ≈ 93 MB). We count the same outputs without the
+    input, plus the 7×7 adaptive pool torchvision adds."""
+    from torchvision.models import vgg16
+    with torch.device("meta"):
+        s = ar.summary(vgg16(), (3, 224, 224))
+    convs_pools_fcs = sum(r.activations for r in s.rows if r.type in ("Conv2d", "MaxPool2d", "Linear"))
+    assert convs_pools_fcs + 3 * 224 * 224 == 15_237_608
+    assert s.activations == convs_pools_fcs + 512 * 7 * 7
+
+
+# --- the self-checks fire -----------------------------------------------------------------------
+
+def test_mismatch_detector_fires_on_a_wrong_formula(monkeypatch):
+    real = ar.conv_out
+
+    def off_by_one(*args, **kwargs):
+        w = real(*args, **kwargs)
+        return ar.Worked(w.value + 1, w.text)
+
+    monkeypatch.setattr(ar, "conv_out", off_by_one)
+    with pytest.raises(ar.SummaryMismatch, match=r"^0: Conv2d") as info:
+        ar.summary(meta_alexnet(), (3, 227, 227))
+    assert info.value.layer == "0"
+
+
+def test_mismatch_detector_fires_on_a_wrong_macs_formula(monkeypatch):
+    monkeypatch.setattr(ar, "linear_macs", lambda n_in, n_out: ar.Worked(n_in * n_out + 1, "wrong"))
+    with pytest.raises(ar.SummaryMismatch, match="FlopCounterMode") as info:
+        ar.summary(meta_alexnet(), (3, 227, 227))
+    assert info.value.layer == "17"
+
+
+def test_mismatch_detector_fires_on_a_layer_that_lies_about_its_shape():
+    class LyingConv(nn.Conv2d):  # drops the last column: not what its hyper-parameters say
+        def forward(self, x):
+            return super().forward(x)[..., :-1]
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), LyingConv(8, 8, 3))
+    with pytest.raises(ar.SummaryMismatch, match=r"2: LyingConv .* gives 8×28×27, the formulas give 8×28×28"):
+        ar.summary(model, (3, 32, 32))
+    assert ar.summary(model, (3, 32, 32), verify=False).row("2").out_shape == (8, 28, 27)
+
+
+def test_mismatch_detector_fires_on_a_wrong_parameter_count(monkeypatch):
+    monkeypatch.setattr(ar, "bn_params", lambda c: ar.Worked(3 * c, "3·C"))
+    with pytest.raises(ar.SummaryMismatch, match="1: BatchNorm2d"):
+        ar.summary(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)), (3, 8, 8))
+
+
+# --- receptive field ----------------------------------------------------------------------------
+
+def test_receptive_field_of_stacked_3x3():
+    c = 16
+    model = nn.Sequential(*[nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.ReLU()) for _ in range(3)])
+    rf = ar.receptive_field(model, (c, 32, 32))
+    assert [r.size for r in rf] == [3, 5, 7] and rf.size == 7
+    assert rf.row("1.0").text == "r = 3 + (3 − 1)·1 = 5, j = 1·1 = 1"
+
+
+def test_receptive_field_with_stride_dilation_and_branches():
+    rf = ar.receptive_field(meta_alexnet(), (3, 227, 227))
+    assert [(r.size, r.jump) for r in rf][:3] == [(11, 4), (19, 8), (51, 8)]
+    assert ar.receptive_field(nn.Conv2d(1, 1, 3, dilation=2), (1, 9, 9)).size == 5
+    from torchvision.models import resnet18
+    with torch.device("meta"):
+        rf = ar.receptive_field(resnet18(), (3, 224, 224))
+    assert rf.row("layer4.1.conv2").size == 435  # the commonly quoted ResNet-18 value
+    assert "r = " in str(rf) and "<table>" in rf._repr_html_()
+
+
+# --- shape errors -------------------------------------------------------------------------------
+
+def test_cifar_image_through_imagenet_alexnet_names_the_layer():
+    with pytest.raises(ar.ShapeError) as info:
+        ar.check_fits(alexnet_paper(), (3, 32, 32))
+    message = str(info.value)
+    # conv1: (32 − 11)/4 + 1 = 6.25 → 6, pool → 2, conv2 keeps 2, pool: (2 − 3)/2 + 1 = 0
+    assert info.value.layer == "7"
+    assert message.startswith("7 MaxPool2d(kernel 3, stride 2): input 2×2")
+    assert "smaller than the kernel: (2 − 3 + 2·0)/2 + 1 = 0.5 → 0" in message
+    assert "3×32×32" in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_check_fits_can_print_instead_of_raising(capsys):
+    assert ar.check_fits(meta_alexnet(), (3, 32, 32), raise_error=False) is None
+    assert capsys.readouterr().out.startswith("ShapeError: 7 MaxPool2d(kernel 3, stride 2): input 2×2")
+    assert ar.check_fits(meta_alexnet(), (3, 227, 227), raise_error=False) == (1000,)
+
+
+def test_torchvision_alexnet_on_cifar():
+    from torchvision.models import alexnet
+    with torch.device("meta"):
+        model = alexnet()
+    with pytest.raises(ar.ShapeError, match=r"features\.12 MaxPool2d\(kernel 3, stride 2\): input 1×1 "
+                                            r"\(from features\.11 ReLU\) is smaller than the kernel: "
+                                            r"\(1 − 3 \+ 2·0\)/2 \+ 1 = 0"):
+        ar.summary(model, (3, 32, 32))
+
+
+def test_linear_mismatch_says_where_the_flattened_size_came_from():
+    model = nn.Sequential(nn.Conv2d(3, 8, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 10))
+    expected = (r"4 Linear\(128 → 10\): expects 128 input features, gets 1,568 = 8·14·14, "
+                r"the flattened output \(8×14×14\) of 2 MaxPool2d")
+    with pytest.raises(ar.ShapeError, match=expected):
+        ar.check_fits(model, (3, 32, 32))
+    assert ar.check_fits(model, (3, 12, 12)) == (10,)
+
+
+def test_wrong_channels_and_other_errors_are_named():
+    with pytest.raises(ar.ShapeError, match="expects 3 input channels, gets 1"):
+        ar.check_fits(meta_alexnet(), (1, 227, 227))
+
+    class Bad(nn.Module):
+        def forward(self, x):
+            return x.view(7, -1)
+
+    with pytest.raises(ar.ShapeError, match="inner Bad fails on an input of 3×4×4") as info:
+        ar.check_fits(_seq_with_bad(Bad), (3, 4, 4))
+    assert info.value.layer == "inner"
+
+
+def _seq_with_bad(cls):
+    model = nn.Sequential()
+    model.add_module("inner", cls())
+    return model
+
+
+def test_summary_fits_cifar_sized_networks():
+    model = nn.Sequential(nn.Conv2d(3, 6, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(),
+                          nn.AvgPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84),
+                          nn.Tanh(), nn.Linear(84, 10))
+    s = ar.summary(model, (3, 32, 32))
+    assert s.row("0").out_formula == "(32 − 5 + 2·0)/1 + 1 = 28"
+    assert s.params == sum(p.numel() for p in model.parameters())
+    assert math.prod(s.row("5").out_shape) == 400

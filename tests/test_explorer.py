@@ -1,0 +1,94 @@
+"""Tests of utils.explorer without a browser: the callback's computation, the drawing, the
+static snapshot the book shows, and the widget's wiring."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from utils import explorer as ex  # noqa: E402
+
+
+def test_explore_alexnet_conv1():
+    r = ex.explore(size=227, kernel=11, stride=4, padding=0, dilation=1, c_in=3, c_out=96)
+    assert r["out"] == 55 and r["params"] == 34_944 and r["macs"] == 105_415_200
+    assert r["shape_out"] == (96, 55, 55) and r["fits"]
+    md = r["markdown"]
+    assert "(227 − 11 + 2·0)/4 + 1 = 55" in md and "(11·11·3 + 1)·96 = 34,944" in md
+    assert "210,830,400 FLOPs" in md
+
+
+def test_explore_explains_a_floor_and_a_misfit():
+    r = ex.explore(size=224, kernel=11, stride=4, padding=0, dilation=1, c_in=3, c_out=96)
+    assert r["out"] == 54 and "54.25 is not a whole number" in r["markdown"]
+    r = ex.explore(size=3, kernel=5, stride=1, padding=0, dilation=1, c_in=1, c_out=1)
+    assert not r["fits"] and r["macs"] == 0 and "does not fit" in r["markdown"]
+    assert r["shape_out"] == (1, 0, 0)
+
+
+@pytest.mark.parametrize("size, kernel, stride, padding, dilation",
+                         [(13, 3, 2, 1, 1), (9, 3, 2, 0, 2), (8, 5, 3, 2, 1), (227, 11, 4, 0, 1)])
+def test_explore_agrees_with_pytorch(size, kernel, stride, padding, dilation):
+    conv = nn.Conv2d(2, 4, kernel, stride, padding, dilation)
+    y = conv(torch.zeros(1, 2, size, size))
+    r = ex.explore(size, kernel, stride, padding, dilation, 2, 4)
+    assert r["shape_out"] == tuple(y.shape[1:])
+    assert r["params"] == sum(p.numel() for p in conv.parameters())
+
+
+def test_covered_marks_what_the_floor_leaves_out():
+    assert ex.covered(7, 3, 2, 0, 1) == [1, 1, 2, 1, 2, 1, 1]
+    assert ex.covered(8, 3, 2, 0, 1)[-1] == 0          # (8 − 3)/2 + 1 = 3.5 → 3
+    assert ex.covered(9, 3, 2, 0, 2)[1::2] == [0] * 4  # dilation 2, stride 2: odd pixels unseen
+    assert ex.covered(5, 3, 1, 1, 1) == [1, 2, 3, 3, 3, 2, 1]
+
+
+def test_draw_returns_a_figure_with_the_window():
+    import matplotlib.pyplot as plt
+    fig = ex.draw(8, 3, 2, 1, 1)
+    a_in, a_out = fig.axes
+    assert a_in.get_title() == "input 8×8, padded to 10×10" and a_out.get_title() == "output 4×4"
+    (window,) = a_in.patches
+    assert window.get_xy() == (5.5, 5.5)  # the last window starts at 3·2 = 6 (cell edges at ±0.5)
+    image = a_in.images[0].get_array()
+    assert image.shape == (10, 10, 3) and tuple(image[0, 0]) == (0.85, 0.85, 0.85)  # padding
+    assert tuple(image[6, 6]) == tuple(image[8, 8]) == (0.55, 0.7, 0.9)  # the taps
+    plt.close(fig)
+    fig = ex.draw(3, 5, 1, 0, 1)
+    assert fig.axes[1].get_title().startswith("no output")
+    plt.close(fig)
+    fig = ex.draw(9, 3, 2, 0, 2, position=0)
+    assert "no window reaches" in fig.axes[0].get_xlabel()
+    plt.close(fig)
+
+
+def test_snapshot_is_static_and_says_to_open_colab(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    monkeypatch.setattr(ex, "_live_kernel", lambda: False)
+    ex.explorer(snapshot=True, size=227, kernel=11, stride=4, padding=0)
+    assert len(shown) == 2  # a Markdown paragraph and a figure, nothing interactive
+    assert "Open this page in Colab" in shown[0].data and "= 55" in shown[0].data
+    assert isinstance(shown[1], matplotlib.figure.Figure)
+    with pytest.raises(TypeError, match="unknown settings"):
+        ex.explorer(sizes=3)
+
+
+def test_widget_updates_and_has_a_stable_text_form(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
+    w = ex.widget(size=20, kernel=3, stride=2, padding=1)
+    controls, text, image = w.children
+    sliders = {s.description: s for row in controls.children for s in row.children
+               if hasattr(s, "description")}
+    assert sliders["size"].value == 20 and sliders["window"].max == 10 * 10 - 1
+    assert "(20 − 3 + 2·1)/2 + 1 = 10.5 → 10" in text.value and image.value[:4] == b"\x89PNG"
+    sliders["stride"].value = 1
+    assert sliders["window"].max == 20 * 20 - 1 and "= 20" in text.value
+    assert ex.widget(size=300).children[0].children[0].children[0].value == 300  # beyond the slider's range
+    bundle = ex._Widget(w)._repr_mimebundle_()
+    assert bundle["text/plain"] == ex.WIDGET_TEXT
+    assert "application/vnd.jupyter.widget-view+json" in bundle
