@@ -1,0 +1,132 @@
+"""The LeNet-5 blocks in utils/layers.py against the paper and against the chapter's version.
+
+The chapter (chapters/00_lenet5.ipynb) builds C3 step by step as an ordinary 6→16 convolution
+whose weights are multiplied by the connection mask; ``MaskedC3`` below is that same code. The
+tests show that it and ``utils.layers.LeNetC3`` hold the same 1,516 trainable numbers and give
+the same output for the same weights.
+"""
+
+import pytest
+import torch
+from torch import nn
+
+from utils.layers import LENET_C3_TABLE, LeNetC3, ScaledTanh, Subsampling, lenet_c3_table
+
+
+class MaskedC3(nn.Module):
+    """The chapter's step-by-step C3: a full convolution with the disconnected weights masked."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.conv = nn.Conv2d(6, 16, 5)
+        self.register_buffer("mask", table.T[:, :, None, None].float())  # [16, 6, 1, 1]
+
+    def forward(self, x):
+        return nn.functional.conv2d(x, self.conv.weight * self.mask, self.conv.bias)
+
+
+def n_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_table_is_table_one_of_the_paper():
+    t = lenet_c3_table()
+    assert t.shape == (6, 16) and t.dtype == torch.bool
+    assert t.tolist() == [[bool(v) for v in row] for row in LENET_C3_TABLE]
+    cols = [set(t[:, j].nonzero().flatten().tolist()) for j in range(16)]
+    # "The first six C3 feature maps take inputs from every contiguous subsets of three feature
+    # maps in S2. The next six take input from every contiguous subset of four. The next three
+    # take input from some discontinuous subsets of four. Finally the last one takes input from
+    # all S2 feature maps."
+    assert cols[:6] == [{j % 6, (j + 1) % 6, (j + 2) % 6} for j in range(6)]
+    assert cols[6:12] == [{j % 6, (j + 1) % 6, (j + 2) % 6, (j + 3) % 6} for j in range(6)]
+    assert cols[12:15] == [{0, 1, 3, 4}, {1, 2, 4, 5}, {0, 2, 3, 5}]
+    assert cols[15] == set(range(6))
+    assert t.sum(1).tolist() == [10] * 6  # every S2 map feeds ten C3 maps
+
+
+def test_c3_has_the_papers_1516_parameters_and_151600_connections():
+    c3 = LeNetC3()
+    assert n_params(c3) == 6 * (3 * 25 + 1) + 9 * (4 * 25 + 1) + 1 * (6 * 25 + 1) == 1516
+    assert c3(torch.zeros(1, 6, 14, 14)).shape == (1, 16, 10, 10)
+    assert 10 * 10 * n_params(c3) == 151_600  # each parameter is used at all 10×10 positions
+    # the chapter's masked version stores the full 16·6·25 + 16 = 2,416 numbers, of which the
+    # table lets 1,516 matter
+    masked = MaskedC3(lenet_c3_table())
+    assert n_params(masked) == 2416
+    assert int(masked.mask.sum()) * 25 + 16 == 1516
+
+
+def test_chapter_version_and_utils_version_agree_for_the_same_weights():
+    torch.manual_seed(0)
+    c3, masked = LeNetC3(), MaskedC3(lenet_c3_table())
+    with torch.no_grad():
+        masked.conv.weight.copy_(c3.dense_weight())
+        masked.conv.bias.copy_(c3.bias)
+    x = torch.randn(4, 6, 14, 14)
+    torch.testing.assert_close(c3(x), masked(x), rtol=1e-5, atol=1e-5)
+
+
+def test_disconnected_weights_do_not_matter_in_the_masked_version():
+    torch.manual_seed(0)
+    masked = MaskedC3(lenet_c3_table())
+    x = torch.randn(2, 6, 14, 14)
+    masked(x).sum().backward()
+    grad_nonzero = masked.conv.weight.grad.abs().sum((2, 3)) != 0  # [16, 6]
+    assert torch.equal(grad_nonzero, lenet_c3_table().T)
+
+
+def test_dense_weight_marks_exactly_the_table_and_gradients_reach_only_links():
+    c3 = LeNetC3()
+    connected = c3.dense_weight().abs().sum((2, 3)) != 0  # [16, 6]
+    assert torch.equal(connected.T, lenet_c3_table())
+    assert c3.weight.shape == (60, 5, 5) and c3.bias.shape == (16,)
+    c3(torch.randn(2, 6, 14, 14)).sum().backward()
+    assert (c3.weight.grad.abs().sum((1, 2)) > 0).all()  # every stored kernel is used
+
+
+def test_same_output_on_other_input_sizes():
+    torch.manual_seed(2)
+    c3, masked = LeNetC3(), MaskedC3(lenet_c3_table())
+    with torch.no_grad():
+        masked.conv.weight.copy_(c3.dense_weight())
+        masked.conv.bias.copy_(c3.bias)
+    for size in (5, 14, 23):
+        x = torch.randn(3, 6, size, size)
+        torch.testing.assert_close(c3(x), masked(x), rtol=1e-5, atol=1e-5)
+
+
+def test_any_table_works_even_when_maps_must_be_reordered():
+    torch.manual_seed(1)
+    table = lenet_c3_table()[:, torch.randperm(16)]
+    c3 = LeNetC3(table)
+    x = torch.randn(2, 6, 14, 14)
+    expected = nn.functional.conv2d(x, c3.dense_weight(), c3.bias)
+    torch.testing.assert_close(c3(x), expected, rtol=1e-5, atol=1e-5)
+    assert n_params(c3) == 1516
+
+
+def test_bad_input_is_refused_clearly():
+    with pytest.raises(ValueError, match="every output map"):
+        LeNetC3(torch.zeros(6, 16, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"expects \[N, 6, H, W\]"):
+        LeNetC3()(torch.zeros(1, 3, 14, 14))
+
+
+def test_subsampling_is_sum_times_coefficient_plus_bias():
+    s = Subsampling(2)
+    assert n_params(s) == 4  # "S2 has 12 trainable parameters" for 6 maps: 2 per map
+    with torch.no_grad():
+        s.weight.copy_(torch.tensor([0.5, 2.0]))
+        s.bias.copy_(torch.tensor([0.1, -1.0]))
+    x = torch.arange(32.0).view(1, 2, 4, 4)
+    top_left = x[0, :, :2, :2].sum((1, 2))
+    torch.testing.assert_close(s(x)[0, :, 0, 0], top_left * s.weight.detach() + s.bias.detach())
+    assert s(x).shape == (1, 2, 2, 2)
+
+
+def test_scaled_tanh_constants_of_appendix_a():
+    f = ScaledTanh()
+    out = f(torch.tensor([-1.0, 0.0, 1.0, 50.0]))
+    torch.testing.assert_close(out[:3], torch.tensor([-1.0, 0.0, 1.0]), atol=2e-4, rtol=0)
+    assert out[3].item() == pytest.approx(1.7159, abs=1e-4)
