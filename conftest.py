@@ -1,0 +1,60 @@
+"""What every test run needs, set before anything is collected (pytest.ini has the options).
+
+- ``CNN_BUDGET=quick``: every notebook trains on a small subset for a few seconds. The nbval
+  kernels are child processes, so they inherit this environment.
+- ``CNN_RESULTS_DIR`` and ``CNN_CHECKPOINT_DIR`` point into a fresh temporary folder, so a test
+  run never writes to ``results/`` or ``checkpoints/`` and never resumes from an old checkpoint.
+  The results folder starts as a copy of ``results/``: a chapter that checks its reference
+  numbers against the stored ones (``train.record_reference``) then says "unchanged", as in its
+  stored output, or fails under nbval when they differ. The folder is removed at the end.
+- The data: the loader in ``utils/data.py`` finds its cache, or the offline copy in
+  ``../shared/data`` beside the repository, or downloads CIFAR-10; nothing to set here.
+
+A full run (``pytest`` with no paths) also checks that nbval collected every chapter notebook,
+so a notebook that silently stops being tested fails the run instead.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+
+
+def pytest_configure(config):
+    scratch = Path(tempfile.mkdtemp(prefix="cnn-history-tests-"))
+    config._cnn_scratch = scratch
+    os.environ["CNN_BUDGET"] = "quick"
+    if (ROOT / "results").is_dir():
+        shutil.copytree(ROOT / "results", scratch / "results")
+    os.environ["CNN_RESULTS_DIR"] = str(scratch / "results")
+    os.environ["CNN_CHECKPOINT_DIR"] = str(scratch / "checkpoints")
+    # pytest.ini names the sanitize file relative to the root; make that hold from any folder.
+    option = getattr(config.option, "nbval_sanitize_with", None)
+    if option and not Path(option).is_absolute():
+        config.option.nbval_sanitize_with = str(ROOT / option)
+
+
+def pytest_unconfigure(config):
+    scratch = getattr(config, "_cnn_scratch", None)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """With no paths given (the README's command, CI), every chapter must have been collected."""
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+        return
+    if (config.getoption("keyword") or config.getoption("markexpr") or config.getoption("lf", False)
+            or config.getoption("deselect", None)):
+        return
+    collected = {Path(str(item.fspath)).resolve() for item in items}
+    missing = [nb.relative_to(ROOT).as_posix() for nb in sorted((ROOT / "chapters").glob("*.ipynb"))
+               if nb.resolve() not in collected]
+    if missing:
+        raise pytest.UsageError(
+            "These chapter notebooks were not collected, so nbval would not test them: "
+            + ", ".join(missing) + ". Is `--nbval` still in pytest.ini's addopts?")

@@ -1,0 +1,372 @@
+"""The book: built from the stored outputs with warnings as errors, then read in a real browser.
+
+``jupyter-book build`` runs into a temporary folder (``--path-output``; execution is off in
+``_config.yml``, so the pages show the outputs stored in the notebooks), with ``-W -n
+--keep-going``: any Sphinx warning (a broken reference, citation or toc entry) fails
+``test_book_builds_without_warnings`` and is quoted in its message. Then headless Chromium opens
+the index and every page of the table of contents and checks:
+
+- the page title (``<first heading> — <book title>``, the heading being the notebook's own);
+- every figure a notebook stored (its image/png outputs) is on the page and has loaded
+  (``naturalWidth > 0``), and no other local image on the page is broken (remote ones, such
+  as a Colab badge, cannot load with the network closed);
+- the "Colab" launch link of a chapter opens exactly that notebook on GitHub, from the
+  repository named in ``_config.yml``;
+- no build error box: no docutils system message, no unresolved reference, no stored
+  traceback.
+
+The last two tests build a small book with a toc entry pointing nowhere, a corrupted figure, a
+figure removed from the page and a stored traceback, and require every check to fire (and a
+wrong Colab link, title or heading to be reported), so these tests cannot pass by checking
+nothing.
+
+Chromium: ``$CHROMIUM_EXECUTABLE``, else Debian's ``chromium`` (``apt-get install chromium``),
+driven by playwright's Python package. Without it the browser tests skip and say why. The
+network stays closed: Chromium is started without its background services and every request
+that is not for a local file is aborted (the formulas' MathJax comes from a CDN and does not
+matter here).
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: Elements that only appear on a page when the build went wrong.
+ERROR_SELECTORS = {
+    ".system-message": "a docutils error box",
+    ".problematic": "an unresolved reference",
+    ".output.traceback": "a stored traceback",
+}
+#: myst-nb shows the first of these that an output has (its HTML render priority): a PNG is
+#: on the page only if the output has none of the types before it.
+BEFORE_PNG = ("application/vnd.jupyter.widget-view+json", "application/javascript", "text/html",
+              "image/svg+xml")
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+def config(root: Path = ROOT) -> dict:
+    return yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+
+
+def toc_pages(root: Path = ROOT) -> list[str]:
+    """Every document of ``_toc.yml`` in reading order, e.g. ``["book/intro", "chapters/00_lenet5"]``."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("parts"))
+    walk(toc.get("chapters"))
+    return [re.sub(r"\.(md|ipynb)$", "", p) for p in pages]
+
+
+def build(src: Path, out: Path) -> tuple[int, list[str], str]:
+    """Build the book in ``src`` into ``out``; returns (exit code, warning lines, full log)."""
+    cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
+           str(src), "--path-output", str(out), "--all", "-W", "-n", "--keep-going"]
+    env = dict(os.environ, NO_COLOR="1", TERM="dumb")
+    proc = subprocess.run(cmd, cwd=src, env=env, capture_output=True, text=True, timeout=1800)
+    log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+    warnings = [line for line in log.splitlines()
+                if re.search(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b|Exception|Traceback", line)]
+    return proc.returncode, warnings, log
+
+
+def heading_text(markdown: str) -> str | None:
+    """The text of the first ``# `` heading in a markdown string."""
+    m = re.search(r"^# +(.+?) *#*$", markdown, flags=re.MULTILINE)
+    return m.group(1) if m else None
+
+
+def plain(text: str) -> str:
+    """Letters and digits only, lower case: markup and typography do not count."""
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+def notebook_expectations(path: Path) -> tuple[str | None, int]:
+    """A notebook's title (first ``#`` heading) and how many PNG figures its page must show."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    title, figures = None, 0
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and title is None:
+            title = heading_text(source)
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] != "code" or {"remove-cell", "remove-output"} & set(tags):
+            continue
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "image/png" in data and not any(k in data for k in BEFORE_PNG):
+                figures += 1
+    return title, figures
+
+
+def colab_url(notebook_rel: str, root: Path = ROOT) -> str:
+    cfg = config(root)
+    org_repo = re.sub(r"^https://github\.com/|\.git$|/$", "", cfg["repository"]["url"])
+    branch = cfg["repository"].get("branch", "main")
+    colab = cfg["launch_buttons"]["colab_url"].rstrip("/")
+    return f"{colab}/github/{org_repo}/blob/{branch}/{notebook_rel}"
+
+
+def chromium_executable() -> str | None:
+    """``$CHROMIUM_EXECUTABLE``, else Debian's ``chromium`` on the PATH, else None."""
+    named = os.environ.get("CHROMIUM_EXECUTABLE")
+    if named:
+        return named if Path(named).is_file() else None
+    return shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
+
+
+def check_page(page, html: Path, *, book_title: str, title: str | None = None,
+               figures: int | None = None, colab: str | None = None) -> list[str]:
+    """Open ``html`` in the browser ``page``; return the problems found (empty when all is well).
+
+    ``title``: the notebook's heading the page must show; ``figures``: how many output figures
+    it must show; ``colab``: the Colab link it must have (each None: not checked).
+    """
+    problems = []
+    redirect = re.search(r'<meta http-equiv="refresh" content="\d+; *url=([^"]+)"',
+                         html.read_text(encoding="utf-8"), flags=re.IGNORECASE)
+    page.goto(html.as_uri(), wait_until="load")
+    if redirect:  # index.html sends the reader on to the root page: follow it
+        page.wait_for_url((html.parent / redirect.group(1)).resolve().as_uri(), wait_until="load",
+                          timeout=15_000)
+    h1 = page.evaluate("""() => {
+        const h = document.querySelector('article h1') || document.querySelector('main h1');
+        return h ? h.textContent.replace(/[#¶]\\s*$/, '').trim() : null; }""")
+    got = page.title()
+    if not h1:
+        problems.append("no <h1> heading on the page")
+    elif got != f"{h1} \u2014 {book_title}":
+        problems.append(f"page title {got!r}, expected {h1 + ' — ' + book_title!r}")
+    if title is not None and (not h1 or plain(h1) != plain(title)):
+        problems.append(f"heading {h1!r} differs from the notebook's title {title!r}")
+
+    images = page.evaluate("""async () => {
+        const out = [];
+        for (const img of document.querySelectorAll('img')) {
+            img.loading = 'eager';
+            try { await img.decode(); } catch (e) {}
+            out.push({src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0,
+                      output: !!img.closest('.cell_output')});
+        }
+        return out; }""")
+    for img in images:  # a remote image (a Colab badge) cannot load with the network closed
+        if not img["ok"] and not re.match(r"https?://", img["src"] or ""):
+            problems.append(f"image did not load: {img['src']}")
+    shown = sum(img["output"] for img in images)
+    if figures is not None and shown != figures:
+        problems.append(f"the notebook stores {figures} figure(s), the page shows {shown}")
+
+    if colab is not None:
+        links = page.evaluate("""() => [...document.querySelectorAll('a[href*="colab.research.google.com"]')]
+            .map(a => a.href)""")
+        if colab not in links:
+            problems.append(f"no Colab link to {colab} (found: {links or 'none'})")
+        problems += [f"Colab link to another notebook: {link}" for link in links if link != colab]
+
+    for selector, what in ERROR_SELECTORS.items():
+        for text in page.locator(selector).all_inner_texts():
+            problems.append(f"{what} ({selector}): {text.strip()[:300]}")
+    for text in page.locator(".output.stderr").all_inner_texts():
+        if "Traceback (most recent call last)" in text:
+            problems.append(f"a traceback in a stored stderr output: {text.strip()[:300]}")
+    return problems
+
+
+# ---------------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    code, warnings, log = build(ROOT, out)
+    return code, warnings, log, out / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_executable()
+    if executable is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium; or set "
+                    "CHROMIUM_EXECUTABLE): the built book is not checked in a browser")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def new_tab(browser):
+    """A fresh tab whose requests for anything but local files are aborted."""
+    tab = browser.new_context().new_page()
+    tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+              else route.abort())
+    return tab
+
+
+@pytest.fixture
+def page(browser):
+    tab = new_tab(browser)
+    yield tab
+    tab.context.close()
+
+
+# ---------------------------------------------------------------------------------- tests
+
+def test_book_builds_without_warnings(built_book):
+    code, warnings, log, html = built_book
+    assert code == 0 and not warnings, (
+        f"jupyter-book build -W -n --keep-going failed (exit code {code}):\n" + "\n".join(
+            warnings or log.splitlines()[-40:]))
+    assert (html / "index.html").is_file()
+
+
+@pytest.mark.parametrize("doc", ["index"] + toc_pages())
+def test_page_in_browser(built_book, page, doc):
+    html_dir = built_book[3]
+    html = html_dir / f"{doc}.html"
+    assert html.is_file(), f"{doc}.html was not built (is {doc} in _toc.yml and on disk?)"
+    notebook = ROOT / f"{doc}.ipynb"
+    title, figures = notebook_expectations(notebook) if notebook.is_file() else (None, None)
+    problems = check_page(page, html, book_title=config()["title"], title=title, figures=figures,
+                          colab=colab_url(f"{doc}.ipynb") if notebook.is_file() else None)
+    assert not problems, f"{doc}:\n  " + "\n  ".join(problems)
+
+
+def test_every_chapter_is_in_the_toc():
+    listed = set(toc_pages())
+    missing = [nb.stem for nb in sorted((ROOT / "chapters").glob("*.ipynb"))
+               if f"chapters/{nb.stem}" not in listed]
+    assert not missing, f"chapters missing from _toc.yml: {missing}"
+
+
+def test_leaderboard_table_is_up_to_date():
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "leaderboard.py"), "--check"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_repository_address_is_the_configured_one():
+    """Links to the course's repository (README, book pages, chapters) use ``repository.url``."""
+    org_repo = re.sub(r"^https://github\.com/|\.git$|/$", "", config()["repository"]["url"])
+    external = {"KellerJordan/cifar10-airbench"}
+    files = [ROOT / "README.md", *sorted((ROOT / "book").glob("*.md")),
+             *sorted((ROOT / "chapters").glob("*.ipynb"))]
+    wrong = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/[\w.-]+)", text):
+            found = re.sub(r"\.git$", "", m.group(1))
+            if found != org_repo and found not in external:
+                wrong.append(f"{path.relative_to(ROOT)}: {m.group(0)}")
+    assert not wrong, f"links to a repository other than {org_repo}:\n" + "\n".join(wrong)
+
+
+# ---------------------------------------------------------------------------------- the checks fire
+
+def tiny_png() -> str:
+    """A real 8×8 PNG, base64-encoded, made with matplotlib."""
+    import io
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    fig = plt.figure(figsize=(0.08, 0.08), dpi=100)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def write_notebook(path: Path, title: str, outputs: list[dict]) -> None:
+    nb = {"nbformat": 4, "nbformat_minor": 5,
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}},
+          "cells": [{"cell_type": "markdown", "id": "title", "metadata": {}, "source": f"# {title}"},
+                    {"cell_type": "code", "id": "figures", "metadata": {}, "execution_count": 1,
+                     "source": "show()", "outputs": outputs}]}
+    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+
+
+def figure(b64: str) -> dict:
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"image/png": b64, "text/plain": "<Figure size 8x8 with 0 Axes>"}}
+
+
+@pytest.fixture(scope="module")
+def broken_book(tmp_path_factory):
+    """A two-chapter book with a toc entry pointing nowhere, a corrupted figure, a figure that
+    goes missing from the page and a stored traceback; and its build."""
+    tmp = tmp_path_factory.mktemp("broken")
+    src = tmp / "src"
+    (src / "book").mkdir(parents=True)
+    (src / "chapters").mkdir()
+    shutil.copy(ROOT / "_config.yml", src)
+    shutil.copy(ROOT / "book" / "references.bib", src / "book")
+    (src / "book" / "intro.md").write_text("# A small book\n\nAn introduction.\n")
+    good = tiny_png()
+    write_notebook(src / "chapters" / "00_good.ipynb", "A good chapter", [figure(good)])
+    write_notebook(src / "chapters" / "01_broken.ipynb", "A broken chapter", [
+        figure(base64.b64encode(b"these bytes are not a PNG").decode()),  # will not load
+        figure(good),  # removed from the page below
+        {"output_type": "error", "ename": "ValueError", "evalue": "boom",
+         "traceback": ["Traceback (most recent call last):", "ValueError: boom"]},
+    ])
+    (src / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: chapters/00_good\n"
+        "  - file: chapters/01_broken\n  - file: chapters/02_nowhere\n")
+    code, warnings, log = build(src, tmp / "out")
+    html = tmp / "out" / "_build" / "html"
+    broken = html / "chapters" / "01_broken.html"
+    if broken.is_file():  # a figure goes missing from the page
+        text = broken.read_text(encoding="utf-8")
+        imgs = re.findall(r"<img [^>]*src=\"[^\"]*_images/[^\"]+\"[^>]*>", text)
+        assert len(imgs) == 2, imgs
+        broken.write_text(text.replace(imgs[1], ""), encoding="utf-8")
+    return src, code, warnings, log, html
+
+
+def test_build_check_catches_a_toc_entry_pointing_nowhere(broken_book):
+    src, code, warnings, log, html = broken_book
+    assert code != 0 and any("02_nowhere" in w for w in warnings), (
+        "a toc entry pointing nowhere did not fail the build:\n" + log[-3000:])
+
+
+def test_page_checks_catch_broken_pages(broken_book, page):
+    """A corrupted figure, a missing figure, a traceback, a wrong link and a wrong title all fail."""
+    src, code, warnings, log, html = broken_book
+    title = config(src)["title"]
+    good, broken = html / "chapters" / "00_good.html", html / "chapters" / "01_broken.html"
+    ok = check_page(page, good, book_title=title, title="A good chapter", figures=1,
+                    colab=colab_url("chapters/00_good.ipynb", src))
+    assert ok == [], ok
+    problems = check_page(page, broken, book_title=title, title="A broken chapter", figures=2,
+                          colab=colab_url("chapters/01_broken.ipynb", src))
+    report = "\n".join(problems)
+    assert "image did not load" in report, report
+    assert "the notebook stores 2 figure(s), the page shows 1" in report, report
+    assert "a stored traceback" in report, report
+    wrong_link = check_page(page, good, book_title=title, figures=1,
+                            colab=colab_url("chapters/01_broken.ipynb", src))
+    assert any("no Colab link" in p for p in wrong_link), wrong_link
+    wrong_title = check_page(page, good, book_title="Another book", figures=1)
+    assert any("page title" in p for p in wrong_title), wrong_title
+    wrong_heading = check_page(page, good, book_title=title, title="Another chapter", figures=1)
+    assert any("differs from the notebook's title" in p for p in wrong_heading), wrong_heading
