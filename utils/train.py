@@ -719,7 +719,7 @@ def _evaluation(preds, labels, loss, classes=(), images=None, tta=False) -> Eval
     k = max(len(classes), int(labels.max()) + 1, int(preds.max()) + 1)
     cm = torch.bincount(labels * k + preds, minlength=k * k).reshape(k, k)
     per_class = cm.diag().float() / cm.sum(1).clamp(min=1).float()
-    return Evaluation(accuracy=float((preds == labels).float().mean()), per_class=per_class,
+    return Evaluation(accuracy=int((preds == labels).sum()) / len(labels), per_class=per_class,
                       confusion=cm, predictions=preds, labels=labels, loss=loss,
                       classes=tuple(classes), images=images, tta=tta)
 
@@ -852,7 +852,7 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
             preds, labels, test_loss = _predict(step_model, test_loader, dtype, tta)
             history.epochs.append({
                 "epoch": epoch + 1, **stats, "test_loss": test_loss,
-                "test_acc": float((preds == labels).float().mean()),
+                "test_acc": int((preds == labels).sum()) / len(labels),
                 "seconds": time.perf_counter() - t0, "train_seconds": train_seconds,
                 "images_per_s": stats["images"] / train_seconds})
             history.finished = epoch + 1 == budget.epochs
