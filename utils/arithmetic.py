@@ -271,6 +271,16 @@ def pool_out(size, kernel, stride=None, padding=0, dilation=1, ceil_mode=False) 
 
 # --- parameters --------------------------------------------------------------------------------
 
+def _weights_times(w_text, w_latex, count, value, bias) -> tuple[str, str]:
+    """Text and LaTeX of "(weights + 1)·count = value" (or "weights·count" without bias): the
+    shape shared by conv, depthwise and linear parameter counts."""
+    if bias:
+        return (f"({w_text} + 1){DOT}{fmt(count)} = {fmt(value)}",
+                rf"({w_latex} + 1) \cdot {_latex_num(count)} = {_latex_num(value)}")
+    return (f"{w_text}{DOT}{fmt(count)} = {fmt(value)}",
+            rf"{w_latex} \cdot {_latex_num(count)} = {_latex_num(value)}")
+
+
 def conv_params(c_in, c_out, kernel, groups=1, bias=True) -> Worked:
     """Parameters of a convolution: (K·K·C_in/groups + 1)·C_out, or K·K·C_in/groups·C_out
     without bias. ``conv_params(3, 96, 11)`` is (11·11·3 + 1)·96 = 34,944 (AlexNet's conv1)."""
@@ -283,12 +293,8 @@ def conv_params(c_in, c_out, kernel, groups=1, bias=True) -> Worked:
     cin_latex = _latex_num(c_in) if groups == 1 else rf"{_latex_num(c_in)}/{groups}"
     per_filter = taps * (c_in // groups)
     value = (per_filter + bias) * c_out
-    if bias:
-        text = f"({k_text}{DOT}{cin_text} + 1){DOT}{fmt(c_out)} = {fmt(value)}"
-        latex = rf"({k_latex} \cdot {cin_latex} + 1) \cdot {_latex_num(c_out)} = {_latex_num(value)}"
-    else:
-        text = f"{k_text}{DOT}{cin_text}{DOT}{fmt(c_out)} = {fmt(value)}"
-        latex = rf"{k_latex} \cdot {cin_latex} \cdot {_latex_num(c_out)} = {_latex_num(value)}"
+    text, latex = _weights_times(f"{k_text}{DOT}{cin_text}", rf"{k_latex} \cdot {cin_latex}",
+                                 c_out, value, bias)
     return Worked(value, text, latex)
 
 
@@ -300,12 +306,7 @@ def depthwise_params(channels, kernel, bias=True) -> Worked:
     channels = _v(channels)
     k_text, k_latex, taps = _kernel_text(kernel)
     value = (taps + bias) * channels
-    if bias:
-        text = f"({k_text} + 1){DOT}{fmt(channels)} = {fmt(value)}"
-        latex = rf"({k_latex} + 1) \cdot {_latex_num(channels)} = {_latex_num(value)}"
-    else:
-        text = f"{k_text}{DOT}{fmt(channels)} = {fmt(value)}"
-        latex = rf"{k_latex} \cdot {_latex_num(channels)} = {_latex_num(value)}"
+    text, latex = _weights_times(k_text, k_latex, channels, value, bias)
     return Worked(value, text, latex, note=f"nn.Conv2d({channels}, {channels}, {kernel}, "
                                            f"groups={channels}, bias={bool(bias)})")
 
@@ -315,12 +316,7 @@ def linear_params(n_in, n_out, bias=True) -> Worked:
     _check_ints(n_in=n_in, n_out=n_out)
     n_in, n_out = _v(n_in), _v(n_out)
     value = (n_in + bias) * n_out
-    if bias:
-        text = f"({fmt(n_in)} + 1){DOT}{fmt(n_out)} = {fmt(value)}"
-        latex = rf"({_latex_num(n_in)} + 1) \cdot {_latex_num(n_out)} = {_latex_num(value)}"
-    else:
-        text = f"{fmt(n_in)}{DOT}{fmt(n_out)} = {fmt(value)}"
-        latex = rf"{_latex_num(n_in)} \cdot {_latex_num(n_out)} = {_latex_num(value)}"
+    text, latex = _weights_times(fmt(n_in), _latex_num(n_in), n_out, value, bias)
     return Worked(value, text, latex)
 
 
