@@ -151,3 +151,12 @@ class LocalResponseNorm(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k} (paper's constants)"
+
+
+# --- ZFNet (Zeiler & Fergus, 2013): chapters/02_zfnet.ipynb -----------------------------------
+
+
+# --- Network in Network (Lin, Chen & Yan, 2013): chapters/03_nin.ipynb ------------------------
+
+
+# --- VGG (Simonyan & Zisserman, 2014): chapters/04_vgg.ipynb ----------------------------------
