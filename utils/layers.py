@@ -159,4 +159,46 @@ class LocalResponseNorm(nn.Module):
 # --- Network in Network (Lin, Chen & Yan, 2013): chapters/03_nin.ipynb ------------------------
 
 
+class MLPConv(nn.Sequential):
+    """Network in Network's mlpconv layer (Lin, Chen & Yan, 2013, §3.1 and Equation 2).
+
+    A small multilayer perceptron slid over the input like a convolution filter. Its first layer
+    is an ordinary k×k convolution (``conv``); every further layer is a 1×1 convolution, which is
+    the same fully connected layer applied at every pixel (the paper's "cascaded cross channel
+    parametric pooling", ``cccp1``, ``cccp2``, … as in the authors' Caffe files). Each layer is
+    followed by a ReLU, the last one included, as in Equation 2 and the authors' released networks:
+
+        f¹ = max(W¹ ∗ x + b¹, 0),   fⁿ = max(Wⁿ fⁿ⁻¹ + bⁿ, 0)  for n = 2 … len(channels).
+
+    ``channels`` lists the output channels of the layers, e.g. ``(192, 160, 96)`` for the first
+    mlpconv layer of the paper's CIFAR-10 network; ``kernel_size``, ``stride`` and ``padding`` are
+    those of the first convolution (padding 0 by default, as in ``nn.Conv2d``: pass
+    ``kernel_size // 2`` to keep the size). ``last_relu=False`` leaves the last layer linear (for
+    a variant whose last maps go straight into a softmax; the paper's networks keep the ReLU).
+    chapters/03_nin.ipynb builds the same layer step by step; tests/test_layers_nin.py checks
+    that the two agree.
+    """
+
+    def __init__(self, in_channels: int, channels, kernel_size, stride=1, padding=0,
+                 last_relu: bool = True):
+        channels = tuple(channels)
+        if not channels or any(not isinstance(c, int) or c < 1 for c in channels):
+            raise ValueError(f"channels must be a non-empty sequence of positive ints, got {channels!r}")
+        layers = [("conv", nn.Conv2d(in_channels, channels[0], kernel_size, stride, padding)),
+                  ("relu", nn.ReLU(inplace=True))]
+        for i, (c_in, c_out) in enumerate(zip(channels, channels[1:]), start=1):
+            layers.append((f"cccp{i}", nn.Conv2d(c_in, c_out, kernel_size=1)))
+            layers.append((f"relu{i}", nn.ReLU(inplace=True)))
+        if not last_relu:
+            layers.pop()
+        super().__init__()
+        for name, layer in layers:
+            self.add_module(name, layer)
+        self.in_channels, self.channels, self.last_relu = in_channels, channels, last_relu
+
+    @property
+    def out_channels(self) -> int:
+        return self.channels[-1]
+
+
 # --- VGG (Simonyan & Zisserman, 2014): chapters/04_vgg.ipynb ----------------------------------
