@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+import utils.arithmetic as ar
 from utils.layers import MLPConv
 
 
@@ -109,3 +110,14 @@ def test_bad_channels_are_a_clear_error():
         MLPConv(3, (), 3)
     with pytest.raises(ValueError, match="channels"):
         MLPConv(3, (8, 0), 3)
+
+
+def test_summary_folds_each_mlpconv_into_one_block_row():
+    net = nn.Sequential(MLPConv(3, (16, 8), kernel_size=3, padding=1), nn.MaxPool2d(2),
+                        MLPConv(8, (16, 10), kernel_size=3, padding=1), nn.AdaptiveAvgPool2d(1))
+    table = ar.summary(net, (3, 16, 16))
+    folded = table.blocks()
+    names = [r.name for r in folded.rows]
+    assert names == ["0", "1", "2", "3"], names
+    assert folded.row("0").params == ar.conv_params(3, 16, 3) + ar.conv_params(16, 8, 1)
+    assert sum(r.params for r in folded.rows) == table.params

@@ -802,7 +802,7 @@ DEFAULT_BLOCKS = ("BasicBlock", "Bottleneck", "InvertedResidual", "MBConv", "Fus
                   "Inception", "InceptionA", "InceptionB", "InceptionC", "InceptionD",
                   "InceptionE", "InceptionAux", "_DenseBlock", "_Transition", "DenseBlock",
                   "Transition", "InceptionModule", "ResidualBlock", "SEBlock", "SqueezeExcitation",
-                  "Fire", "ConvBNReLU", "Conv2dNormActivation", "BasicConv2d")
+                  "Fire", "ConvBNReLU", "Conv2dNormActivation", "BasicConv2d", "MLPConv")
 
 
 class Summary:
