@@ -117,7 +117,7 @@ def test_summary_folds_each_mlpconv_into_one_block_row():
                         MLPConv(8, (16, 10), kernel_size=3, padding=1), nn.AdaptiveAvgPool2d(1))
     table = ar.summary(net, (3, 16, 16))
     folded = table.blocks()
-    names = [r.name for r in folded.rows]
+    names = [r.name for r in folded.grouped]
     assert names == ["0", "1", "2", "3"], names
     assert folded.row("0").params == ar.conv_params(3, 16, 3) + ar.conv_params(16, 8, 1)
-    assert sum(r.params for r in folded.rows) == table.params
+    assert sum(r.params for r in folded.grouped) == table.params
