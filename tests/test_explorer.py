@@ -68,7 +68,7 @@ def test_draw_returns_a_figure_with_the_window():
 def test_snapshot_is_static_and_says_to_open_colab(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
-    monkeypatch.setattr(ex, "_live_kernel", lambda: False)
+    monkeypatch.setattr(ex, "live_kernel", lambda: False)
     ex.explorer(snapshot=True, size=227, kernel=11, stride=4, padding=0)
     assert len(shown) == 2  # a Markdown paragraph and a figure, nothing interactive
     assert "Open this page in Colab" in shown[0].data and "= 55" in shown[0].data
@@ -89,6 +89,7 @@ def test_widget_updates_and_has_a_stable_text_form(monkeypatch):
     sliders["stride"].value = 1
     assert sliders["window"].max == 20 * 20 - 1 and "= 20" in text.value
     assert ex.widget(size=300).children[0].children[0].children[0].value == 300  # beyond the slider's range
-    bundle = ex._Widget(w)._repr_mimebundle_()
+    bundle = ex.WidgetWithText(w)._repr_mimebundle_()
     assert bundle["text/plain"] == ex.WIDGET_TEXT
     assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert ex.WidgetWithText(w, "[controls]")._repr_mimebundle_()["text/plain"] == "[controls]"

@@ -137,8 +137,9 @@ def show_snapshot(**settings):
     plt.close(fig)
 
 
-def _live_kernel() -> bool:
-    """True inside a running Jupyter kernel (Colab, JupyterLab, or a notebook being executed)."""
+def live_kernel() -> bool:
+    """True inside a running Jupyter kernel (Colab, JupyterLab, or a notebook being executed),
+    where a live ipywidgets control can work; False in a terminal or without ipywidgets."""
     try:
         from IPython import get_ipython
         import ipywidgets  # noqa: F401
@@ -148,18 +149,20 @@ def _live_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-class _Widget:
-    """Displays an ipywidget with a stable plain-text fallback (what nbval compares and what a
-    page without a running kernel would print), instead of the widget's repr."""
+class WidgetWithText:
+    """Displays an ipywidget with a stable plain-text fallback ``text`` (what nbval compares and
+    what a page without a running kernel would print), instead of the widget's repr, which
+    holds a memory address. Chapters with their own controls (the ZFNet projection explorer)
+    display them through it too."""
 
-    def __init__(self, widget):
-        self.widget = widget
+    def __init__(self, widget, text: str = WIDGET_TEXT):
+        self.widget, self.text = widget, text
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         data = dict(data or {})
-        data["text/plain"] = WIDGET_TEXT
+        data["text/plain"] = self.text
         return data
 
 
@@ -238,7 +241,7 @@ def explorer(snapshot: bool = True, **settings) -> None:
         raise TypeError(f"unknown settings {sorted(unknown)}; choose from {sorted(DEFAULTS)}")
     if snapshot:
         show_snapshot(**settings)
-    if _live_kernel():
-        display(_Widget(widget(**settings)))
+    if live_kernel():
+        display(WidgetWithText(widget(**settings)))
     elif not snapshot:
         show_snapshot(**settings)
