@@ -57,12 +57,18 @@ def test_c3_has_the_papers_1516_parameters_and_151600_connections():
     assert int(masked.mask.sum()) * 25 + 16 == 1516
 
 
-def test_chapter_version_and_utils_version_agree_for_the_same_weights():
-    torch.manual_seed(0)
+def same_weights(seed):
+    """A utils LeNetC3 and the chapter's masked version holding the same weights."""
+    torch.manual_seed(seed)
     c3, masked = LeNetC3(), MaskedC3(lenet_c3_table())
     with torch.no_grad():
         masked.conv.weight.copy_(c3.dense_weight())
         masked.conv.bias.copy_(c3.bias)
+    return c3, masked
+
+
+def test_chapter_version_and_utils_version_agree_for_the_same_weights():
+    c3, masked = same_weights(0)
     x = torch.randn(4, 6, 14, 14)
     torch.testing.assert_close(c3(x), masked(x), rtol=1e-5, atol=1e-5)
 
@@ -86,11 +92,7 @@ def test_dense_weight_marks_exactly_the_table_and_gradients_reach_only_links():
 
 
 def test_same_output_on_other_input_sizes():
-    torch.manual_seed(2)
-    c3, masked = LeNetC3(), MaskedC3(lenet_c3_table())
-    with torch.no_grad():
-        masked.conv.weight.copy_(c3.dense_weight())
-        masked.conv.bias.copy_(c3.bias)
+    c3, masked = same_weights(2)
     for size in (5, 14, 23):
         x = torch.randn(3, 6, size, size)
         torch.testing.assert_close(c3(x), masked(x), rtol=1e-5, atol=1e-5)
