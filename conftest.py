@@ -11,11 +11,14 @@
   ``../shared/data`` beside the repository, or downloads CIFAR-10; nothing to set here.
 
 A full run (``pytest`` with no paths) also checks that nbval collected every chapter notebook,
-so a notebook that silently stops being tested fails the run instead.
+so a notebook that silently stops being tested fails the run instead. Every run checks that it
+left the repository as it found it (``git status``, ignored files included): running the
+notebooks must not leave checkpoints, results or data behind.
 """
 
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -24,7 +27,23 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 
 
+# Written by the tools themselves, not by the code under test.
+TOOL_LEFTOVERS = (".pytest_cache", "__pycache__", "_build/", ".ipynb_checkpoints")
+
+
+def repository_state() -> set[str] | None:
+    """``git status --porcelain --ignored`` as a set of lines, without the tools' own caches;
+    None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {line for line in out.splitlines() if not any(t in line for t in TOOL_LEFTOVERS)}
+
+
 def pytest_configure(config):
+    config._cnn_repo_state = repository_state()
     scratch = Path(tempfile.mkdtemp(prefix="cnn-history-tests-"))
     config._cnn_scratch = scratch
     os.environ["CNN_BUDGET"] = "quick"
@@ -36,6 +55,18 @@ def pytest_configure(config):
     option = getattr(config.option, "nbval_sanitize_with", None)
     if option and not Path(option).is_absolute():
         config.option.nbval_sanitize_with = str(ROOT / option)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when it changed the repository (a checkpoint, a record, a cache file)."""
+    before = getattr(session.config, "_cnn_repo_state", None)
+    after = repository_state() if before is not None else None
+    if after is None or after == before:
+        return
+    changed = sorted(after - before) + sorted(f"(gone) {line}" for line in before - after)
+    print("\nThe tests changed the repository (git status differs from before the run):\n  "
+          + "\n  ".join(changed[:20]))
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_unconfigure(config):

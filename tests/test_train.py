@@ -292,7 +292,7 @@ def test_checkpoint_of_another_budget_or_model_is_not_used(cifar, dirs, capsys):
     wider = nn.Sequential(nn.Conv2d(3, 12, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                           nn.Linear(12, 10))
     train.fit(wider, cifar, b2, run="mix", chapter="test")
-    assert "different parameter count" in capsys.readouterr().out
+    assert "different model" in capsys.readouterr().out
     assert (ck / "test-mix-quick.pt.old").exists()
 
 
@@ -372,3 +372,151 @@ def test_history_round_trips_through_plain_values():
     json.dumps(d)                                                          # plain values only
     back = train.History.from_dict(d)
     assert back.budget == b and back.best_acc == 0.4 and "40.0%" in back.line()
+
+
+# --- runs a student can trust ----------------------------------------------------------------------
+
+def tanh_cnn() -> nn.Module:
+    """``tiny_cnn`` with tanh for ReLU: the same parameter count, another network."""
+    m = tiny_cnn()
+    m[2] = nn.Tanh()
+    return m
+
+
+class FunctionalNet(nn.Module):
+    """A network whose non-linearity is in ``forward``, where the module list does not show it."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv, self.fc = nn.Conv2d(3, 8, 3, padding=1), nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
+
+
+class FunctionalTanhNet(FunctionalNet):
+    def forward(self, x):
+        return self.fc(torch.tanh(self.conv(x)).mean((2, 3)))
+
+
+def test_fingerprint_tells_edits_that_keep_the_parameter_count():
+    base = train.model_fingerprint(tiny_cnn())
+    assert train.model_fingerprint(tiny_cnn()) == base                 # same network, same print
+    no_dropout = tiny_cnn()
+    no_dropout[8] = nn.Identity()
+    for other in (tanh_cnn(), no_dropout):
+        assert sum(p.numel() for p in other.parameters()) == \
+            sum(p.numel() for p in tiny_cnn().parameters())
+        assert train.model_fingerprint(other) != base
+    assert train.model_fingerprint(FunctionalNet()) != train.model_fingerprint(FunctionalTanhNet())
+
+
+def test_edited_model_never_loads_the_old_checkpoint(cifar, dirs, capsys):
+    ck, _ = dirs
+    budget = train.get_budget(quick=dict(TINY, epochs=1), verbose=False)
+    train.fit(tiny_cnn(), cifar, budget, run="edit", chapter="test")
+    capsys.readouterr()
+    edited = tanh_cnn()
+    h = train.fit(edited, cifar, budget, run="edit", chapter="test")
+    out = capsys.readouterr().out
+    assert "already finished" not in out and h.resumed_from is None and len(h.epochs) == 1
+    assert "different model" in out and "training from the start" in out
+    assert (ck / "test-edit-quick.pt.old").exists()                       # kept, never loaded
+    assert isinstance(edited[2], nn.Tanh)
+
+
+def test_resume_false_starts_afresh(cifar, dirs, capsys):
+    ck, _ = dirs
+    budget = train.get_budget(quick=dict(TINY, epochs=1), verbose=False)
+    train.fit(tiny_cnn(), cifar, budget, run="again", chapter="test")
+    capsys.readouterr()
+    h = train.fit(tiny_cnn(), cifar, budget, run="again", chapter="test", resume=False)
+    out = capsys.readouterr().out
+    assert "already finished" not in out and "starting afresh" in out
+    assert h.resumed_from is None and (ck / "test-again-quick.pt.old").exists()
+
+
+def test_checkpoint_that_does_not_load_is_explained(cifar, dirs, capsys):
+    ck, _ = dirs
+    budget = train.get_budget(quick=dict(TINY, epochs=1), verbose=False)
+    train.fit(tiny_cnn(), cifar, budget, run="keys", chapter="test")
+    path = ck / "test-keys-quick.pt"
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["model"]["extra.weight"] = torch.zeros(1)          # same fingerprint, keys that differ
+    torch.save(ckpt, path)
+    capsys.readouterr()
+    h = train.fit(tiny_cnn(), cifar, budget, run="keys", chapter="test")
+    out = capsys.readouterr().out
+    assert "does not load into this model" in out and "extra.weight" in out
+    assert h.resumed_from is None and (ck / "test-keys-quick.pt.mismatch").exists()
+
+
+def test_divergence_stops_the_run_and_records_nothing(cifar, dirs, monkeypatch):
+    ck, res = dirs
+    monkeypatch.setenv("CNN_BUDGET", "cpu")
+    budget = train.get_budget(cpu=dict(TINY, epochs=2), verbose=False)
+    with pytest.raises(train.Diverged) as err:
+        train.fit(tiny_cnn(), cifar, budget, run="hot", chapter="test", lr=1e6, warmup=0)
+    message = str(err.value)
+    for words in ("diverged", "epoch 1", "step", "learning rate", "smaller peak learning rate",
+                  "no results record"):
+        assert words in message, (words, message)
+    assert not (res / "test.json").exists()
+    assert not (ck / "test-hot-cpu.pt").exists()
+
+
+def test_checkpoint_holding_nan_is_refused(cifar, dirs, capsys):
+    ck, _ = dirs
+    budget = train.get_budget(quick=dict(TINY, epochs=2), verbose=False)
+    train.fit(tiny_cnn(), cifar, budget, run="nan", chapter="test")
+    path = ck / "test-nan-quick.pt"
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["model"]["0.weight"].fill_(float("nan"))
+    ckpt["finished"], ckpt["epoch"] = False, 1
+    torch.save(ckpt, path)
+    capsys.readouterr()
+    h = train.fit(tiny_cnn(), cifar, budget, run="nan", chapter="test")
+    out = capsys.readouterr().out
+    assert "NaN" in out and (ck / "test-nan-quick.pt.nan").exists()
+    assert h.resumed_from is None and len(h.epochs) == 2 and h.final_acc > 0.1
+
+
+def test_quick_runs_leave_the_repository_alone(cifar, monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("CNN_CHECKPOINT_DIR", raising=False)
+    monkeypatch.setenv("CNN_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("CNN_BUDGET", "quick")
+    before = sorted((ROOT / "checkpoints").glob("test-repo-*")) if (ROOT / "checkpoints").exists() \
+        else []
+    budget = train.get_budget(quick=dict(TINY, epochs=1), verbose=False)
+    path = train.checkpoint_path("test", "repo", budget)
+    assert ROOT.resolve() not in path.resolve().parents
+    train.fit(tiny_cnn(), cifar, budget, run="repo", chapter="test", fresh=True)
+    assert path.exists()
+    after = sorted((ROOT / "checkpoints").glob("test-repo-*")) if (ROOT / "checkpoints").exists() \
+        else []
+    assert after == before
+    assert "<temporary folder>/" in train.shown(path) and str(tmp_path) not in capsys.readouterr().out
+    path.unlink()
+
+
+def test_unreadable_checkpoint_message_is_whole_and_stale_temporaries_go(dirs, capsys):
+    ck, _ = dirs
+    ck.mkdir(parents=True)
+    path = ck / "test-words-quick.pt"
+    path.write_bytes(b"not a checkpoint " * 50)
+    stale = ck / ".test-words-quick.pt.abc123.tmp"                # left by a kill -9 mid-write
+    stale.write_bytes(b"half")
+    assert train.load_checkpoint(path) is None
+    line = capsys.readouterr().out.strip()
+    why = line[line.index("(") + 1: line.index("); set aside")]
+    assert why.endswith(" …") or why.split()[-1].isalpha() or why.endswith(")"), why
+    assert not stale.exists()
+
+
+def test_fit_works_without_torch_amp_gradscaler(cifar, dirs, monkeypatch):
+    """torch 2.1 and 2.2, which requirements.txt admits, have no torch.amp.GradScaler."""
+    monkeypatch.delattr(torch.amp, "GradScaler", raising=False)
+    budget = train.get_budget(quick=dict(TINY, epochs=1), verbose=False)
+    h = train.fit(tiny_cnn(), cifar, budget, run="oldtorch", chapter="test")
+    assert h.finished

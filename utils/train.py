@@ -33,13 +33,17 @@ import contextlib
 import copy
 import dataclasses
 import datetime
+import hashlib
+import inspect
 import io
 import json
+import math
 import numbers
 import os
 import re
 import sys
 import tempfile
+import textwrap
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -51,7 +55,7 @@ from torch import nn
 
 REPO = Path(__file__).resolve().parent.parent
 BUDGET_NAMES = ("quick", "cpu", "full")
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2 adds the model's fingerprint; 1 is still read (and never matches)
 
 # The defaults of each budget. A chapter overrides fields with get_budget(full={...}, cpu={...}).
 DEFAULT_BUDGETS = {
@@ -338,9 +342,17 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def checkpoint_dir() -> Path:
-    return Path(os.environ["CNN_CHECKPOINT_DIR"]) if os.environ.get("CNN_CHECKPOINT_DIR") \
-        else REPO / "checkpoints"
+def checkpoint_dir(budget: "Budget | str | None" = None) -> Path:
+    """``$CNN_CHECKPOINT_DIR`` if set; else ``<repo>/checkpoints``, except for the quick budget.
+
+    Quick runs (tests, CI) checkpoint to the system's temporary folder, so that running the
+    notebooks leaves the repository as it was.
+    """
+    if os.environ.get("CNN_CHECKPOINT_DIR"):
+        return Path(os.environ["CNN_CHECKPOINT_DIR"])
+    if getattr(budget, "name", budget) == "quick":
+        return Path(tempfile.gettempdir()) / "cnn-history-checkpoints"
+    return REPO / "checkpoints"
 
 
 def results_dir() -> Path:
@@ -349,8 +361,8 @@ def results_dir() -> Path:
 
 
 def checkpoint_path(chapter: str, run: str, budget: Budget) -> Path:
-    """``$CNN_CHECKPOINT_DIR`` or ``<repo>/checkpoints``, file ``<chapter>-<run>-<budget>.pt``."""
-    return checkpoint_dir() / f"{_safe(chapter)}-{_safe(run)}-{budget.name}.pt"
+    """``checkpoint_dir(budget)``, file ``<chapter>-<run>-<budget>.pt``."""
+    return checkpoint_dir(budget) / f"{_safe(chapter)}-{_safe(run)}-{budget.name}.pt"
 
 
 def results_path(chapter: str) -> Path:
@@ -374,12 +386,28 @@ def shown(path: Path) -> str:
     try:
         return path.relative_to(REPO.resolve()).as_posix()
     except ValueError:
+        pass
+    try:
+        return f"<temporary folder>/{path.relative_to(Path(tempfile.gettempdir()).resolve()).as_posix()}"
+    except ValueError:
         return path.name
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete ``.<name>.*.tmp`` files that a process killed in mid-write left beside ``path``."""
+    if path.parent.is_dir():
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
 def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: never half a file."""
+    """Write through a temporary file in the same folder, then rename: never half a file.
+
+    A temporary file left by an earlier write that was killed (``kill -9``) is removed first.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         umask = os.umask(0)
@@ -424,20 +452,75 @@ def load_checkpoint(path: Path) -> dict | None:
     and the file can still be inspected.
     """
     path = Path(path)
+    _remove_stale_temporaries(path)
     if not path.exists():
         return None
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT \
+        if not isinstance(ckpt, dict) or ckpt.get("format") not in (1, CHECKPOINT_FORMAT) \
                 or not {"model", "history", "budget", "epoch"} <= set(ckpt):
             raise ValueError("not a checkpoint of utils.train (fields missing)")
     except Exception as e:  # noqa: BLE001 - any unreadable file is handled the same way
         aside = _set_aside(path, "corrupt")
-        why = _scrub(str(e).splitlines()[0][:120], path) if str(e) else "truncated"
+        why = _one_line(str(e), path) or "truncated"
         print(f"checkpoint {shown(path)} is unreadable ({type(e).__name__}: {why}); set aside "
               f"as {shown(aside)}, training from the start")
         return None
     return ckpt
+
+
+def _one_line(message: str, path: Path, width: int = 200) -> str:
+    """An error message on one line, without machine paths, shortened at a word boundary."""
+    return textwrap.shorten(_scrub(message, path), width, placeholder=" …")
+
+
+def _forward_source(cls) -> str:
+    """The source of a module class's ``forward`` (its name where the source is unavailable).
+
+    Classes from torch itself are named only: their code changes with torch's version, not
+    with a student's edit.
+    """
+    if cls.__module__.startswith("torch."):
+        return f"{cls.__module__}.{cls.__qualname__}"
+    try:
+        return inspect.getsource(cls.forward)
+    except (OSError, TypeError):
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """A short hash of what makes a network this network, for matching checkpoints.
+
+    It covers every module's class and settings (the model's ``repr``: ReLU against Tanh,
+    Dropout(0.5) against none), every parameter and buffer name with its shape, and the source
+    of each of the model's own classes' ``forward`` (an edit from ``F.relu`` to ``torch.tanh``
+    there counts too). Two models with the same fingerprint can share weights.
+    """
+    h = hashlib.sha256(repr(model).encode())
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        h.update(f"{name}:{tuple(t.shape)};".encode())
+    for cls in sorted({type(m) for m in model.modules()},
+                      key=lambda c: f"{c.__module__}.{c.__qualname__}"):
+        h.update(_forward_source(cls).encode())
+    return h.hexdigest()[:16]
+
+
+def _non_finite(state_dict: dict) -> list[str]:
+    """The names of the floating-point tensors in ``state_dict`` that hold a NaN or an infinity."""
+    return [k for k, t in state_dict.items()
+            if torch.is_tensor(t) and t.is_floating_point() and not torch.isfinite(t).all()]
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite: the run stopped, nothing was saved or recorded."""
+
+
+def _grad_scaler(enabled: bool):
+    """A CUDA gradient scaler: ``torch.amp.GradScaler("cuda")`` (torch 2.3 and later), or
+    ``torch.cuda.amp.GradScaler`` on the older releases that requirements.txt admits."""
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda", enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)
 
 
 def _rng_state(loader) -> dict:
@@ -766,11 +849,14 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
     ``label_smoothing``), e.g. for GoogLeNet's auxiliary classifiers: a model whose training
     output is a tuple has its first element taken as the logits for accuracy.
 
-    Checkpoints: after every epoch, atomically. With ``resume=True`` (default) a checkpoint of the
-    same chapter, run, budget, recipe and parameter count is picked up: an interrupted run goes
-    on from its last epoch; a finished one loads its weights into ``model`` and reports without
-    training. ``fresh=True`` trains from the start whatever is stored (the old file is kept as
-    ``<name>.old``). Records: a finished run with the cpu or full budget appends to
+    Checkpoints: after every epoch, atomically (quick runs: in the temporary folder). With
+    ``resume=True`` (default) a checkpoint of the same chapter, run, budget, recipe and model
+    (``model_fingerprint``: its modules, parameter shapes and forward code) is picked up: an
+    interrupted run goes on from its last epoch; a finished one loads its weights into ``model``
+    and reports without training. Any other checkpoint is never loaded: the run starts afresh
+    and says why. ``fresh=True`` or ``resume=False`` trains from the start whatever is stored
+    (the old file is kept as ``<name>.old``). A NaN or infinite loss stops the run with
+    ``Diverged`` (no record, no checkpoint of the diverged weights). Records: a finished run with the cpu or full budget appends to
     ``results/<chapter>.json`` (unless ``record=False``); ``extra`` (a dict of plain values) is
     stored with the record. ``on_epoch(history)`` is called after each epoch's checkpoint.
 
@@ -789,6 +875,7 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     n_params = sum(p.numel() for p in model.parameters())
+    fingerprint = model_fingerprint(model)
 
     torch.manual_seed(seed)
     model.to(dev)
@@ -799,7 +886,7 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
     opt = make_optimizer(model, optimizer, lr, momentum, nesterov, weight_decay, budget.batch_size)
     peak_lr = opt.param_groups[0]["lr"]
     sched = make_schedule(opt, schedule, budget.epochs * len(train_loader), warmup)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    scaler = _grad_scaler(dtype == torch.float16)
     step_model = torch.compile(model) if compile else model
     config = dict(optimizer=optimizer, lr=peak_lr, momentum=momentum,
                   nesterov=nesterov, weight_decay=weight_decay, schedule=schedule, warmup=warmup,
@@ -829,8 +916,8 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
               "not a reset runtime. To keep them, mount Google Drive and set "
               "os.environ['CNN_CHECKPOINT_DIR'] to a folder there before training.")
     state = dict(model=model, opt=opt, sched=sched, scaler=scaler, loader=train_loader)
-    start, already_done = (_resume(path, history, state, budget, n_params, config, fresh)
-                           if checkpoint else (0, False))
+    start, already_done = (_resume(path, history, state, budget, fingerprint, config,
+                                   fresh or not resume) if checkpoint else (0, False))
     report = _Reporter(_in_notebook(), live_plot)
     for e in history.epochs:
         report.line(_epoch_line(e, budget.epochs))
@@ -850,6 +937,9 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
             train_seconds = time.perf_counter() - t0
             report.end_epoch()
             preds, labels, test_loss = _predict(step_model, test_loader, dtype, tta)
+            if not math.isfinite(test_loss):
+                raise Diverged(f"the test loss became {test_loss} after epoch {epoch + 1}, "
+                               f"although the training loss stayed finite")
             history.epochs.append({
                 "epoch": epoch + 1, **stats, "test_loss": test_loss,
                 "test_acc": int((preds == labels).sum()) / len(labels),
@@ -860,11 +950,21 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
                 history.evaluation = _evaluation(preds, labels, test_loss, d.classes,
                                                  d.test_images, tta)
             if checkpoint:
-                _save(path, history, state, budget, n_params, config)
+                _save(path, history, state, budget, n_params, fingerprint, config)
             report.line(_epoch_line(history.epochs[-1], budget.epochs))
             report.figure(history)
             if on_epoch is not None:
                 on_epoch(history)
+    except Diverged as e:
+        report.close()
+        done = len(history.epochs)
+        kept = (f"the checkpoint of epoch {done} ({shown(path)}), from before, is kept"
+                if checkpoint and done else "nothing was saved")
+        raise Diverged(
+            f"{chapter}/{run} diverged: {e}. The run stopped: no results record was written, "
+            f"{kept}. Try a smaller peak learning rate (lr={peak_lr / 10:.3g}, ten times "
+            f"smaller), a longer warm-up (warmup=0.3), or check the model's initialisation; "
+            f"run the cell again with fresh=True once it is fixed.") from None
     except KeyboardInterrupt:
         report.close()
         done = len(history.epochs)
@@ -902,20 +1002,31 @@ def _train_epoch(model, loader, opt, sched, scaler, criterion, dtype, history, r
     """One pass over the training set; returns train_loss, train_acc and images.
 
     Sums stay on the device and are read about ten times an epoch (for the bar and the
-    trace), so the GPU is not stalled by a sync after every batch.
+    trace), so the GPU is not stalled by a sync after every batch. A NaN or infinite loss
+    raises ``Diverged`` naming the step and its learning rate: on the CPU at once (a check
+    costs nothing there), on a GPU at the next of those reads, before any checkpoint.
     """
     model.train()
     dev = next(model.parameters()).device
     total = torch.zeros(2, device=dev)  # loss sum, correct
     window = torch.zeros(2, device=dev)
+    first_bad = torch.full((), -1, dtype=torch.long, device=dev)  # first non-finite step
+    lrs = []
     n = n_window = shown_steps = 0
     seen = sum(e["images"] for e in history.epochs)
     every = max(1, len(loader) // 10)
     t0 = time.perf_counter()
     for i, (x, y) in enumerate(loader):
+        lrs.append(opt.param_groups[0]["lr"])
         with _cast(dtype):
             out = model(x)
             loss = criterion(out, y)
+        if dev.type == "cpu":
+            if not torch.isfinite(loss):
+                _raise_diverged(loss.item(), i, lrs, len(history.epochs), len(loader))
+        else:
+            bad = ~torch.isfinite(loss.detach()) & (first_bad < 0)
+            first_bad = torch.where(bad, torch.full_like(first_bad, i), first_bad)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)
@@ -929,6 +1040,9 @@ def _train_epoch(model, loader, opt, sched, scaler, criterion, dtype, history, r
         n += y.numel()
         n_window += y.numel()
         if (i + 1) % every == 0 or i + 1 == len(loader):
+            if int(first_bad) >= 0:
+                _raise_diverged(float("nan"), int(first_bad), lrs, len(history.epochs),
+                                len(loader))
             w_loss, w_correct = window.tolist()
             history.trace.append({"images": seen + n, "train_loss": w_loss / n_window,
                                   "train_acc": w_correct / n_window})
@@ -942,13 +1056,23 @@ def _train_epoch(model, loader, opt, sched, scaler, criterion, dtype, history, r
     return {"train_loss": loss_sum / n, "train_acc": correct / n, "images": n}
 
 
-def _save(path, history, state, budget, n_params, config):
+def _raise_diverged(value: float, step: int, lrs: list, epochs_done: int, steps: int):
+    """Stop the epoch: the loss at ``step`` (0-based) was NaN or infinite."""
+    raise Diverged(f"the training loss became {value} at epoch {epochs_done + 1}, step "
+                   f"{step + 1} of {steps}, at learning rate {lrs[step]:.3g}")
+
+
+def _save(path, history, state, budget, n_params, fingerprint, config):
+    weights = state["model"].state_dict()
+    if _non_finite(weights):  # never checkpoint a diverged network (fit checks the loss first)
+        raise Diverged(f"the weights hold NaN or infinite values after epoch "
+                       f"{len(history.epochs)} ({', '.join(_non_finite(weights)[:3])})")
     ckpt = {"format": CHECKPOINT_FORMAT, "epoch": len(history.epochs),
-            "finished": history.finished, "model": state["model"].state_dict(),
+            "finished": history.finished, "model": weights,
             "optimizer": state["opt"].state_dict(), "scheduler": state["sched"].state_dict(),
             "scaler": state["scaler"].state_dict(), "rng": _rng_state(state["loader"]),
             "history": history.to_dict(), "budget": budget.key(), "params": n_params,
-            "config": config}
+            "fingerprint": fingerprint, "config": config}
     _atomic_write(path, lambda f: torch.save(ckpt, f))
 
 
@@ -959,29 +1083,38 @@ def _recipe(config) -> dict | None:
                                         if k not in ("amp", "compile")}
 
 
-def _resume(path, history, state, budget, n_params, config, fresh) -> tuple[int, bool]:
+def _resume(path, history, state, budget, fingerprint, config, fresh) -> tuple[int, bool]:
     """Pick up the run's checkpoint: returns (epochs already done, whether the run had finished).
 
-    A checkpoint of another budget, recipe or parameter count is set aside (``.old``), as is
-    any checkpoint with ``fresh=True``; an unreadable one is set aside as ``.corrupt``.
+    Only a checkpoint of this very model (``model_fingerprint``), budget and recipe is loaded.
+    Any other is set aside (``.old``) and the run starts from the beginning, saying why in one
+    line, as with ``fresh=True`` (or ``resume=False``); a file that cannot be read is set aside
+    as ``.corrupt``, one whose weights hold NaN as ``.nan``, one that does not load into the
+    model as ``.mismatch``. Nothing is deleted.
     """
     if fresh:
         if path.exists():
             aside = _set_aside(path, "old")
-            print(f"fresh=True: the previous checkpoint is set aside as {shown(aside)}")
+            print(f"starting afresh (fresh=True or resume=False): the previous checkpoint is "
+                  f"set aside as {shown(aside)}")
         return 0, False
     ckpt = load_checkpoint(path)
     if ckpt is None:
         return 0, False
     why = [w for w, bad in (("budget", ckpt["budget"] != budget.key()),
-                            ("parameter count", ckpt.get("params") != n_params),
+                            ("model", ckpt.get("fingerprint") != fingerprint),
                             ("recipe", _recipe(ckpt.get("config")) != _recipe(config))) if bad]
     if why:
-        aside = _set_aside(path, "old")
-        print(f"checkpoint {shown(path)} is of a different {' and '.join(why)}: set aside as "
-              f"{shown(aside)}, training from the start")
-        return 0, False
-    state["model"].load_state_dict(ckpt["model"])
+        return _start_afresh(path, "old", f"is of a different {' and '.join(why)}"
+                             + (" (its layers, shapes or forward code differ)"
+                                if "model" in why else ""))
+    if _non_finite(ckpt["model"]):
+        return _start_afresh(path, "nan", "holds NaN or infinite weights (a diverged run)")
+    try:
+        state["model"].load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        return _start_afresh(path, "mismatch", f"does not load into this model "
+                             f"({_one_line(str(e), path)})")
     stored = History.from_dict(ckpt["history"])
     history.epochs, history.trace = stored.epochs, stored.trace
     done = int(ckpt["epoch"])
@@ -997,6 +1130,13 @@ def _resume(path, history, state, budget, n_params, config, fresh) -> tuple[int,
     history.resumed_from = done
     print(f"resuming from epoch {done + 1} of {budget.epochs} (checkpoint {shown(path)})")
     return done, False
+
+
+def _start_afresh(path: Path, why: str, what: str) -> tuple[int, bool]:
+    """Set the checkpoint aside as ``<name>.<why>`` and say in one line why training restarts."""
+    aside = _set_aside(path, why)
+    print(f"checkpoint {shown(path)} {what}: set aside as {shown(aside)}, training from the start")
+    return 0, False
 
 
 def _record(history, model, data, d, config, extra, resize):
