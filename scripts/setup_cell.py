@@ -7,7 +7,8 @@ at the front of ``sys.path``, where it wins over anything installed:
 
 - in Colab (``google.colab`` is imported there before any cell runs) it clones the repository
   next to the notebook (``/content/cnn-history``) once, and installs ``requirements.txt``, whose
-  lower bounds Colab already satisfies, so normally nothing is reinstalled;
+  lower bounds Colab already satisfies, so normally nothing is reinstalled; a clone that fails
+  (no network, a wrong address) raises a RuntimeError with git's last line and what to do;
 - anywhere else it walks up from the working folder to the folder that holds ``utils/``, and
   prints nothing.
 
@@ -33,7 +34,14 @@ if "google.colab" in sys.modules:
     ROOT = os.path.abspath("{folder}")
     if not os.path.isdir(ROOT):
         url = os.environ.get("COURSE_REPO_URL", REPO_URL)
-        subprocess.run(["git", "clone", "--depth", "1", url, ROOT], check=True)
+        git = subprocess.run(["git", "clone", "--depth", "1", url, ROOT],
+                             capture_output=True, text=True)
+        if git.returncode:
+            why = (git.stderr.strip() or "no message").splitlines()[-1]
+            raise RuntimeError(f"git could not clone {{url}} ({{why}}). Online: run this cell "
+                               f"again. Offline: upload the course's folder to {{ROOT}} (or clone "
+                               "it there by hand), or set os.environ['COURSE_REPO_URL'] to a "
+                               "copy you can reach.")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r",
                     os.path.join(ROOT, "requirements.txt")], check=True)
 else:

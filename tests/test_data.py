@@ -192,9 +192,65 @@ def test_offline_with_no_copy_raises_a_clear_error(isolated):
         assert str(place) in message, place
     assert "Name or service not known" in message
     assert "connect to the internet" in message and "$CIFAR10_DIR" in message and ".tar.gz" in message
+    assert "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" in message
+    assert f"put it, as it is, in the data folder {tmp / 'env'}" in message  # where it goes
     assert not any((tmp / "env").iterdir()), "nothing may be written, no synthetic fallback"
     with pytest.raises(data.DataUnavailable, match=str(tmp / "root")):
         data.load_cifar10(tmp / "root")
+
+
+def write_official_archive(target: Path, monkeypatch, per_class=2):
+    """A tiny archive in the official layout (cifar-10-batches-py of pickled batches; pixels
+    encode the label), with torchvision's md5 checks pointed at its files."""
+    import hashlib
+    import pickle
+
+    import torchvision
+
+    labels = [c for c in range(10) for _ in range(per_class)]
+    pixels = label_images(labels).reshape(len(labels), -1).numpy()
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    files = {name: pickle.dumps({"data": pixels, "labels": labels}) for name in names}
+    files["batches.meta"] = pickle.dumps({"label_names": list(data.CLASSES)})
+    md5 = {name: hashlib.md5(blob).hexdigest() for name, blob in files.items()}
+    cls = torchvision.datasets.CIFAR10
+    monkeypatch.setattr(cls, "train_list", [[n, md5[n]] for n, _ in cls.train_list])
+    monkeypatch.setattr(cls, "test_list", [["test_batch", md5["test_batch"]]])
+    monkeypatch.setattr(cls, "meta", {**cls.meta, "md5": md5["batches.meta"]})
+    with tarfile.open(target, "w:gz") as tar:
+        for name, blob in files.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return target
+
+
+def test_the_official_archive_loads_even_over_a_half_unpacked_folder(isolated, monkeypatch):
+    tmp, _ = isolated
+    write_official_archive(tmp / "root" / "cifar-10-python.tar.gz", monkeypatch)
+    half = tmp / "root" / "cifar-10-batches-py"
+    half.mkdir()
+    (half / "data_batch_1").write_bytes(b"cut short")  # what an unpacking that stopped leaves
+    d = data.load_cifar10(tmp / "root")
+    assert d.source.startswith("CIFAR-10, official files") and d.loaded_from == "import"
+    assert d.train_labels.bincount().tolist() == [10] * 10  # 5 batches of 2 per class
+    assert torch.equal(d.test_images[:, :, 0, 0].long() // 20, d.test_labels[:, None].expand(-1, 3))
+    assert sorted(p.name for p in (tmp / "root").iterdir()) == [
+        "cifar-10-batches-py", "cifar-10-python.tar.gz", data.CACHE_NAME]  # no scratch left
+
+
+@pytest.mark.parametrize("damage", ["cut short", "not gzip"])
+def test_a_damaged_official_archive_is_named_with_what_to_do(isolated, monkeypatch, damage):
+    tmp, _ = isolated
+    archive = write_official_archive(tmp / "root" / "cifar-10-python.tar.gz", monkeypatch)
+    raw = archive.read_bytes()
+    archive.write_bytes(raw[: len(raw) // 2] if damage == "cut short" else b"<html>503</html>")
+    with pytest.raises(data.DataUnavailable) as caught:
+        data.load_cifar10(tmp / "root")
+    message = str(caught.value)
+    assert f"{data._show(archive)} is incomplete or damaged" in message
+    assert "delete it and try again" in message and data.OFFICIAL_URL in message
+    assert sorted(p.name for p in (tmp / "root").iterdir()) == ["cifar-10-python.tar.gz"]
 
 
 def test_synthetic_only_when_asked_and_labelled(capsys):

@@ -1,5 +1,14 @@
 """Tests of utils.explorer without a browser: the callback's computation, the drawing, the
-static snapshot the book shows, and the widget's wiring."""
+static snapshot the book shows, and the widget's wiring, with this environment's ipywidgets (8),
+with 7.7.1, the version Colab ships, and with the lowest that requirements.txt admits (each
+installed into a throwaway folder)."""
+
+import inspect
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -7,6 +16,7 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from packaging.version import Version  # noqa: E402
 from torch import nn  # noqa: E402
 
 from utils import explorer as ex  # noqa: E402
@@ -93,3 +103,89 @@ def test_widget_updates_and_has_a_stable_text_form(monkeypatch):
     assert bundle["text/plain"] == ex.WIDGET_TEXT
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert ex.WidgetWithText(w, "[controls]")._repr_mimebundle_()["text/plain"] == "[controls]"
+
+
+def show_live_explorer() -> dict:
+    """Display the live explorer as a kernel would (``_repr_mimebundle_`` on what is shown) and
+    a bare WidgetWithText; return what they gave. Run here (ipywidgets 8) and, as source, in a
+    subprocess with another ipywidgets (7.x), so it imports everything it needs itself."""
+    import IPython.display
+    import ipywidgets
+
+    from utils import explorer as ex
+
+    shown = []
+    IPython.display.display = lambda *objs, **kw: shown.extend(o._repr_mimebundle_() for o in objs)
+    ex.live_kernel = lambda: True
+    ex.explorer(snapshot=False, size=20)
+    displayed = []
+    controls = ipywidgets.VBox([ipywidgets.IntSlider()])
+    if hasattr(controls, "on_displayed"):  # 7.x only
+        controls.on_displayed(lambda widget, **kw: displayed.append(True))
+    bundle = ex.WidgetWithText(controls, "[controls]")._repr_mimebundle_()
+    return dict(version=ipywidgets.__version__, shown=shown, bundle=bundle,
+                displayed=bool(displayed))
+
+
+def check_live_explorer(result):
+    """Every version: one widget shown, with the view reference a front end needs and the
+    stable text that nbval compares."""
+    (explorer,) = result["shown"]
+    for bundle, text in ((explorer, ex.WIDGET_TEXT), (result["bundle"], "[controls]")):
+        assert bundle["text/plain"] == text
+        view = bundle["application/vnd.jupyter.widget-view+json"]
+        assert view["version_major"] == 2 and len(view["model_id"]) == 32
+
+
+def test_live_explorer_with_this_environments_ipywidgets(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    # show_live_explorer replaces these two; set through monkeypatch, they are restored after
+    monkeypatch.setattr("IPython.display.display", None)
+    monkeypatch.setattr(ex, "live_kernel", ex.live_kernel)
+    check_live_explorer(show_live_explorer())
+
+
+def lowest_ipywidgets() -> str:
+    """The lower bound requirements.txt gives ipywidgets."""
+    text = (Path(__file__).resolve().parent.parent / "requirements.txt").read_text(encoding="utf-8")
+    return re.search(r"^ipywidgets>=([\d.]+)", text, re.M).group(1)
+
+
+@pytest.fixture(scope="session")
+def ipywidgets_folder(tmp_path_factory):
+    """``folder(version)``: a folder holding that ipywidgets and ipython_genutils (which 7.x
+    imports and this environment lacks), installed once per session; its front-end packages
+    are not needed in Python. Skips when PyPI cannot be reached."""
+    folders = {}
+
+    def folder(version: str) -> Path:
+        if version not in folders:
+            target = tmp_path_factory.mktemp(f"ipywidgets-{version}")
+            cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                   "--disable-pip-version-check", "--target", str(target),
+                   f"ipywidgets=={version}", "ipython_genutils==0.2.0"]
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            except subprocess.TimeoutExpired:
+                pytest.skip(f"could not install ipywidgets {version}: pip timed out (no PyPI?)")
+            if done.returncode:
+                last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+                pytest.skip(f"could not install ipywidgets {version} (is PyPI reachable?): {last}")
+            folders[version] = target
+        return folders[version]
+    return folder
+
+
+@pytest.mark.parametrize("version", ["7.7.1", lowest_ipywidgets()], ids=["colab", "lowest"])
+def test_live_explorer_with_colabs_and_the_lowest_ipywidgets(ipywidgets_folder, version):
+    root = Path(__file__).resolve().parent.parent
+    code = (f"import json, sys\nsys.path[:0] = {[str(ipywidgets_folder(version)), str(root)]!r}\n"
+            + inspect.getsource(show_live_explorer)
+            + "print(json.dumps(show_live_explorer()))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert Version(result["version"]) == Version(version)
+    check_live_explorer(result)
+    assert result["displayed"] or Version(version).major >= 8  # 7.x's on-displayed callbacks run

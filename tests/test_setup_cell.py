@@ -21,6 +21,7 @@ import nbformat
 import pytest
 import yaml
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -149,3 +150,19 @@ def test_in_colab_the_cell_clones_installs_and_imports_the_clone(script, tmp_pat
     marker.write_text("")
     again = run_cells([colab, cell, check], cwd=content)[2]
     assert again.split() == [str(clone / "utils" / "__init__.py"), "False"] and marker.exists()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_in_colab_a_failed_clone_says_what_happened_and_what_to_do(script, tmp_path, monkeypatch):
+    content = tmp_path / "content"
+    content.mkdir()
+    monkeypatch.setenv("COURSE_REPO_URL", str(tmp_path / "unreachable"))  # git fails at once
+    colab = "import sys, types; sys.modules['google.colab'] = types.ModuleType('google.colab')"
+    with pytest.raises(CellExecutionError) as caught:
+        run_cells([colab, script("setup_cell").source()], cwd=content)
+    name, message = caught.value.ename, caught.value.evalue
+    folder = content / configured_url().rsplit("/", 1)[-1]
+    assert name == "RuntimeError" and message.startswith("git could not clone"), (name, message)
+    assert f"(fatal: repository '{tmp_path / 'unreachable'}' does not exist)" in message  # git's
+    assert f"upload the course's folder to {folder}" in message and "COURSE_REPO_URL" in message
+    assert not folder.exists()

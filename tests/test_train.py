@@ -513,10 +513,3 @@ def test_unreadable_checkpoint_message_is_whole_and_stale_temporaries_go(dirs, c
     assert why.endswith(" …") or why.split()[-1].isalpha() or why.endswith(")"), why
     assert not stale.exists()
 
-
-def test_fit_works_without_torch_amp_gradscaler(cifar, dirs, monkeypatch):
-    """torch 2.1 and 2.2, which requirements.txt admits, have no torch.amp.GradScaler."""
-    monkeypatch.delattr(torch.amp, "GradScaler", raising=False)
-    budget = train.get_budget(quick=dict(TINY, epochs=1), verbose=False)
-    h = train.fit(tiny_cnn(), cifar, budget, run="oldtorch", chapter="test")
-    assert h.finished

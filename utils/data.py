@@ -29,6 +29,7 @@ everything when it disconnects, mount Google Drive and point ``CIFAR10_DIR`` at 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import io
 import os
@@ -37,6 +38,7 @@ import sys
 import tarfile
 import time
 import urllib.error
+import zlib
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -70,6 +72,10 @@ OFFLINE_COPIES = [_REPO_ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"]
 _OFFLINE_COPY_SHA256 = "d34c68f61cca57aa9144c8f25bda427abb9921bd642d5857a2fc1a6b4416f965"
 _OFFLINE_SOURCE = ("CIFAR-10, offline JPEG copy (re-encoded at JPEG quality 75: accuracies run "
                    "slightly lower than on the official files)")
+#: Where the official archive lies: what torchvision downloads, and what to fetch by hand offline.
+OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+_OFFICIAL_ARCHIVE = "cifar-10-python.tar.gz"
+_OFFICIAL_FOLDER = "cifar-10-batches-py"
 _OFFICIAL_SOURCE = "CIFAR-10, official files (torchvision.datasets.CIFAR10, www.cs.toronto.edu/~kriz)"
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -197,12 +203,43 @@ def _read_cache(path: Path) -> CIFAR10:
 # --------------------------------------------------------------------------------------------
 
 def _from_torchvision(folder: Path, download: bool) -> CIFAR10:
-    """Read (and, with ``download``, first fetch) the official files with torchvision."""
+    """Read (and, with ``download``, first fetch) the official files with torchvision.
+
+    Without ``download``, the archive lying in ``folder`` is unpacked when its folder is
+    missing or incomplete (torchvision checks each file's md5)."""
+    archive = folder / _OFFICIAL_ARCHIVE
+    if not download and archive.is_file():
+        try:
+            return _read_official(folder, download=False)
+        except RuntimeError:              # torchvision: "Dataset not found or corrupted"
+            _unpack_official(archive)
+    return _read_official(folder, download)
+
+
+def _unpack_official(archive: Path) -> None:
+    """Unpack the official archive beside it, through a temporary folder, so that an archive
+    cut short (a download that stopped part-way) leaves no half-unpacked folder and is named
+    as such, instead of a bare "not a gzip file" or "Compressed file ended ..."."""
+    import shutil
+
     import torchvision
 
-    archive = folder / "cifar-10-python.tar.gz"
-    if not download and not (folder / "cifar-10-batches-py").is_dir() and archive.is_file():
-        torchvision.datasets.utils.extract_archive(str(archive), str(folder))
+    folder, scratch = archive.parent, archive.parent / f".unpacking-{os.getpid()}"
+    try:
+        torchvision.datasets.utils.extract_archive(str(archive), str(scratch))
+        shutil.rmtree(folder / _OFFICIAL_FOLDER, ignore_errors=True)   # a half-unpacked one
+        os.replace(scratch / _OFFICIAL_FOLDER, folder / _OFFICIAL_FOLDER)
+    except (EOFError, gzip.BadGzipFile, tarfile.TarError, zlib.error) as exc:
+        raise ValueError(f"{_show(archive)} is incomplete or damaged, perhaps a download cut "
+                         f"short [{exc}]: delete it and try again") from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _read_official(folder: Path, download: bool) -> CIFAR10:
+    """The official files in ``folder`` (``cifar-10-batches-py``) through torchvision."""
+    import torchvision
+
     parts = []
     for train in (True, False):
         ds = torchvision.datasets.CIFAR10(str(folder), train=train, download=download)
@@ -331,7 +368,7 @@ def _candidates(folder: Path) -> list[tuple[str, Path]]:
     found = []
     if not folder.is_dir():
         return found
-    if (folder / "cifar-10-batches-py").is_dir() or (folder / "cifar-10-python.tar.gz").is_file():
+    if (folder / _OFFICIAL_FOLDER).is_dir() or (folder / _OFFICIAL_ARCHIVE).is_file():
         found.append(("official", folder))
     for sub in [folder] + sorted(p for p in folder.iterdir() if p.is_dir()):
         if (sub / "train").is_dir() and (sub / "test").is_dir():
@@ -429,9 +466,10 @@ def _find_and_import(root) -> tuple[CIFAR10, str]:
         "CIFAR-10 is not available. Looked in:\n  - " + "\n  - ".join(looked) + "\n"
         "Two ways to fix it:\n"
         "  1. connect to the internet, so torchvision can download it (163 MB, once), or\n"
-        "  2. put a copy in the folder $CIFAR10_DIR names (or pass load_cifar10(root=...)): the "
-        "official cifar-10-python.tar.gz, or a class-folder copy (train/<class>/*.png|jpg and "
-        "test/<class>/...) as a folder or a .tar.gz.")
+        f"  2. download the official archive, {OFFICIAL_URL} (163 MB), wherever you have "
+        f"internet and put it, as it is, in the data folder {_show(folder)} (or in the folder "
+        "$CIFAR10_DIR names, or pass load_cifar10(root=...)). A class-folder copy (train/<class>/"
+        "*.png|jpg and test/<class>/...), as a folder or a .tar.gz, works there too.")
 
 
 def _synthetic(n_train: int = 1000, n_test: int = 200, seed: int = 0) -> CIFAR10:

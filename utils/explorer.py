@@ -149,6 +149,25 @@ def live_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+VIEW_MIMETYPE = "application/vnd.jupyter.widget-view+json"
+
+
+def _widget_bundle(widget, **kwargs) -> dict:
+    """The display data of an ipywidget, in ipywidgets 8 and in 7.x alike.
+
+    Colab ships ipywidgets 7.7, whose widgets have no ``_repr_mimebundle_``: they display
+    themselves from ``_ipython_display_`` with the view reference built here (the widget-view
+    mimetype, version 2.0 and the model's id), then run their on-displayed callbacks."""
+    if hasattr(widget, "_repr_mimebundle_"):  # ipywidgets 8
+        bundle = widget._repr_mimebundle_(**kwargs)
+        return dict((bundle[0] if isinstance(bundle, tuple) else bundle) or {})
+    if widget._view_name is None:  # a model with no view (a Layout, a link): nothing to show
+        return {}
+    data = {VIEW_MIMETYPE: dict(version_major=2, version_minor=0, model_id=widget.model_id)}
+    getattr(widget, "_handle_displayed", lambda: None)()  # as 7.x's _ipython_display_ does
+    return data
+
+
 class WidgetWithText:
     """Displays an ipywidget with a stable plain-text fallback ``text`` (what nbval compares and
     what a page without a running kernel would print), instead of the widget's repr, which
@@ -159,9 +178,7 @@ class WidgetWithText:
         self.widget, self.text = widget, text
 
     def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data = dict(data or {})
+        data = _widget_bundle(self.widget, **kwargs)
         data["text/plain"] = self.text
         return data
 

@@ -515,14 +515,6 @@ class Diverged(RuntimeError):
     """The training loss became NaN or infinite: the run stopped, nothing was saved or recorded."""
 
 
-def _grad_scaler(enabled: bool):
-    """A CUDA gradient scaler: ``torch.amp.GradScaler("cuda")`` (torch 2.3 and later), or
-    ``torch.cuda.amp.GradScaler`` on the older releases that requirements.txt admits."""
-    if hasattr(torch.amp, "GradScaler"):
-        return torch.amp.GradScaler("cuda", enabled=enabled)
-    return torch.cuda.amp.GradScaler(enabled=enabled)
-
-
 def _rng_state(loader) -> dict:
     state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -690,7 +682,8 @@ class _Reporter:
                     from tqdm.notebook import tqdm as tqdm_nb
                     self.bar = tqdm_nb(total=total, desc=desc, leave=False, unit="batch",
                                        display=False)
-                    self.bar_slot.update(self.bar.container)
+                    from utils.explorer import WidgetWithText  # ipywidgets 7.7 (Colab) and 8
+                    self.bar_slot.update(WidgetWithText(self.bar.container, ""))
                 except Exception:  # noqa: BLE001 - no ipywidgets: no bar; the log remains
                     self.bar = False
             elif self.bar:
@@ -886,7 +879,7 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
     opt = make_optimizer(model, optimizer, lr, momentum, nesterov, weight_decay, budget.batch_size)
     peak_lr = opt.param_groups[0]["lr"]
     sched = make_schedule(opt, schedule, budget.epochs * len(train_loader), warmup)
-    scaler = _grad_scaler(dtype == torch.float16)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)  # torch >= 2.3
     step_model = torch.compile(model) if compile else model
     config = dict(optimizer=optimizer, lr=peak_lr, momentum=momentum,
                   nesterov=nesterov, weight_decay=weight_decay, schedule=schedule, warmup=warmup,
