@@ -8,7 +8,9 @@ One flat module per concern, imported explicitly by the chapters:
 - ``utils.data``: CIFAR-10 as uint8 tensors, cached in one file; batches and augmentation on
   the device.
 - ``utils.train``: budgets, ``fit``, evaluation, checkpoints and results records.
-- ``utils.plot``: the course's figures.
+- ``utils.plot``: the course's figures; ``plot.architecture`` and ``plot.block`` come from
+  ``utils.diagram`` (network diagrams drawn from the model's own forward pass), the look from
+  ``utils.style``.
 - ``utils.layers``: the blocks that the chapters introduce, in their final form.
 
 Nothing heavy is imported here, so ``import utils`` is instant. The package is used from the
