@@ -259,9 +259,126 @@ def test_every_chapter_is_in_the_toc():
 
 
 def test_leaderboard_table_is_up_to_date():
+    """The committed tables and figures are what scripts/leaderboard.py makes of results/ and
+    book/figure-data/ilsvrc.csv (``--check`` compares the figures byte for byte)."""
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "leaderboard.py"), "--check"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def leaderboard_script():
+    """scripts/leaderboard.py as a module (it is not a package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("leaderboard", ROOT / "scripts" / "leaderboard.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FIGURES = ["cifar10-macs.svg", "cifar10-params.svg", "imagenet-error.svg", "timeline.svg"]
+
+
+def test_leaderboard_figures_are_byte_stable_and_self_contained():
+    """Two renderings give the same bytes (so --check can compare them); the text is drawn as
+    paths, so the figures need no fonts, and each stays small."""
+    lb = leaderboard_script()
+    first, second = lb.outputs(ROOT / "results"), lb.outputs(ROOT / "results")
+    assert sorted(first) == sorted([lb.TABLE] + [f"figures/{f}" for f in FIGURES])
+    for name in FIGURES:
+        svg = first[f"figures/{name}"]
+        assert svg == second[f"figures/{name}"], f"{name} differs between two renderings"
+        assert b"<text" not in svg and b"font-family" not in svg, name
+        assert b"<dc:date>" not in svg and len(svg) < 150_000, name
+
+
+def test_leaderboard_check_fails_when_a_figure_is_out_of_date(tmp_path):
+    lb = leaderboard_script()
+    book = tmp_path / "book"
+    shutil.copytree(ROOT / "book" / "figures", book / "figures")
+    shutil.copy(ROOT / "book" / "_leaderboard_table.md", book)
+    check = ["--check", "--book", str(book)]
+    assert lb.main(check) == 0
+    svg = book / "figures" / "timeline.svg"
+    svg.write_bytes(svg.read_bytes().replace(b"28.2", b"28.3", 1) + b" ")       # hand-edited
+    assert lb.main(check) == 1
+    (book / "figures" / "imagenet-error.svg").unlink()
+    assert lb.main(check) == 1
+    assert lb.main(["--book", str(book)]) == 0 and lb.main(check) == 0         # rewritten
+    # a new run in the results changes the CIFAR-10 figures and the table, not the others
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results", results)
+    data = json.loads((results / "vgg.json").read_text(encoding="utf-8"))
+    data["runs"].append({**data["runs"][-1], "budget": "full", "best_test_acc": 0.93})
+    (results / "vgg.json").write_text(json.dumps(data), encoding="utf-8")
+    before = {f: (book / "figures" / f).read_bytes() for f in FIGURES}
+    assert lb.main(check + ["--results", str(results)]) == 1
+    assert lb.main(["--book", str(book), "--results", str(results)]) == 0
+    changed = sorted(f for f in FIGURES if (book / "figures" / f).read_bytes() != before[f])
+    assert changed == ["cifar10-macs.svg", "cifar10-params.svg"]
+    assert "93.0%" in (book / lb.TABLE).read_text(encoding="utf-8")
+
+
+def test_leaderboard_check_accepts_a_figure_drawn_by_another_matplotlib(tmp_path):
+    """Another Matplotlib version may write different bytes for the same figure: --check then
+    compares the digest of the data that the figure carries."""
+    lb = leaderboard_script()
+    book = tmp_path / "book"
+    shutil.copytree(ROOT / "book" / "figures", book / "figures")
+    shutil.copy(ROOT / "book" / "_leaderboard_table.md", book)
+    svg = book / "figures" / "timeline.svg"
+    text = svg.read_text(encoding="utf-8")
+    version = re.search(r"Matplotlib v([\w.+-]+)", text).group(1)
+    svg.write_text(text.replace(f"Matplotlib v{version}", "Matplotlib v0.0.1")
+                   .replace("<path ", "<path  ", 1), encoding="utf-8")
+    assert lb.main(["--check", "--book", str(book)]) == 0
+    svg.write_text(re.sub(r"sha256:[0-9a-f]+", "sha256:0", svg.read_text(encoding="utf-8")),
+                   encoding="utf-8")
+    assert lb.main(["--check", "--book", str(book)]) == 1
+
+
+def test_figures_are_on_their_pages():
+    """The timeline opens the landing page and the timeline page; the leaderboard's figures are
+    in its generated part; every figure a page names exists."""
+    pages = {name: (ROOT / "book" / name).read_text(encoding="utf-8")
+             for name in ("intro.md", "timeline.md", "_leaderboard_table.md")}
+    assert "figures/timeline.svg" in pages["intro.md"].split("## ")[0]   # before the first section
+    assert "chapters/00_lenet5.ipynb" in pages["intro.md"].split("## ")[0]
+    assert "figures/timeline.svg" in pages["timeline.md"]
+    for name in FIGURES[:3]:
+        assert f"figures/{name}" in pages["_leaderboard_table.md"], name
+    for text in pages.values():
+        for ref in re.findall(r"```\{figure\} (\S+)", text):
+            assert (ROOT / "book" / ref).is_file(), ref
+
+
+def test_ilsvrc_data_agrees_with_the_chapters_records():
+    """book/figure-data/ilsvrc.csv and the results files state some of the same numbers: they
+    agree, and every row has a source."""
+    import csv
+    with open(ROOT / "book" / "figure-data" / "ilsvrc.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert all(r["source"].strip() for r in rows)
+    years = sorted({int(r["year"]) for r in rows if r["kind"] == "winner"})
+    assert years == list(range(2010, 2018))                  # one winner a year, 2010 to 2017
+
+    def row(year, kind):
+        (found,) = [float(r["top5_error"]) for r in rows
+                    if int(r["year"]) == year and r["kind"] == kind]
+        return found
+
+    paper = {p.stem: json.loads(p.read_text(encoding="utf-8"))["reference"]["paper"]
+             for p in (ROOT / "results").glob("*.json")}
+    alexnet, zfnet, vgg = paper["alexnet"], paper["zfnet"], paper["vgg"]
+    assert row(2012, "winner-extra-data") == alexnet["ilsvrc2012_winner"]["top5_error_test"]
+    assert row(2012, "runner-up") == alexnet["ilsvrc2012_winner"]["runner_up_top5_error_test"]
+    clarifai = zfnet["ilsvrc2013_clarifai"]
+    assert row(2013, "winner") == round(clarifai["top5_error_test_original_data"], 1)
+    assert row(2013, "winner-extra-data") == round(clarifai["top5_error_test_with_outside_data"], 1)
+    assert row(2013, "paper") == zfnet["six_convnets"]["top5_error_test"]
+    results = vgg["results"]
+    assert row(2014, "runner-up") == results["ILSVRC-2014 submission, 7 nets, test top-5"]["value"]
+    assert round(row(2014, "winner"), 1) == \
+        results["GoogLeNet, ILSVRC-2014 winner (7 nets), test top-5"]["value"]
 
 
 def test_repository_address_is_the_configured_one():
