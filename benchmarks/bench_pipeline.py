@@ -16,6 +16,13 @@ Run from the repository's root, with nothing else heavy running (on a shared mac
    the CPU, in images per second, over the same few hundred images after one warm-up step: the
    classic loop (fp32, NCHW, the DataLoader above with batch 128) against the course's loop
    (``utils.train.fit``) and a plain step on ``DeviceLoader`` batches in NCHW and channels_last.
+   A few seconds of training per measurement is at the mercy of whatever else the machine runs
+   (on a loaded 2-core machine single runs gave the course's loop anything from 0.9x to 4.4x),
+   so the loops run in ``--repeats`` rounds (default 5), each round in a rotated order, and the
+   table gives the median rate with its range and the median of each round's ratio to the
+   classic loop in that same round (paired, so a slow drift of the load cancels), with the load
+   average after every round. When the ratios' range crosses 1x, or the load exceeds the cores,
+   it says that the difference is not measurable on this machine now.
 3. With a CUDA GPU: the time for ResNet-18 to reach 94% test accuracy with the full recipe of
    ``utils.train.fit``. Without one this part is skipped, and says so.
 
@@ -172,6 +179,36 @@ def load_note() -> str:
     return f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
 
 
+def training_table(rates: dict, reference: str) -> tuple[list, list]:
+    """Rows for part 2: per loop the median images/s and its range over the rounds, and the
+    median and range of its ratio to ``reference`` in the same round (failed rounds dropped).
+    A loop whose ratios fall both below and above 1x is marked "not measurable here"."""
+    rows = []
+    ref = rates[reference]
+    for name, runs in rates.items():
+        ok = [r for r in runs if not isinstance(r, str)]
+        if not ok:
+            rows.append([f"{name}: {runs[0]}", "-", "-", "-", "-"])
+            continue
+        ratios = [r / c for r, c in zip(runs, ref)
+                  if not isinstance(r, str) and not isinstance(c, str)]
+        if name == reference:
+            speed, spread = "1.00×", ""
+        elif ratios:
+            speed = f"{statistics.median(ratios):.2f}×"
+            spread = f"{min(ratios):.2f}–{max(ratios):.2f}×"
+            if min(ratios) < 1 < max(ratios):
+                spread += " (not measurable here)"
+        else:
+            speed, spread = "-", "-"
+        failed = len(runs) - len(ok)
+        rows.append([name + (f" ({failed} of {len(runs)} rounds failed)" if failed else ""),
+                     f"{statistics.median(ok):.1f}", f"{min(ok):.1f}–{max(ok):.1f}",
+                     speed, spread])
+    return rows, ["training loop", "images/s (median)", "range", "speedup (median)",
+                  "speedup range"]
+
+
 def table(rows, headers):
     widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
     line = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)   # noqa: E731
@@ -182,8 +219,16 @@ def table(rows, headers):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small run to check the script")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="rounds of part 2, the training loops (default 5; 2 with --quick)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's choice, one per core); on a machine "
+                             "busy with other work, 1 avoids threads waiting for each other")
     args = parser.parse_args()
     quick = args.quick
+    repeats = args.repeats or (2 if quick else 5)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"torch {torch.__version__} with {torch.get_num_threads()} threads, "
@@ -221,7 +266,8 @@ def main():
     print(load_note())
 
     # 2. Training ResNet-18 on the CPU ----------------------------------------------------------
-    # Every loop runs twice, in the order A B C D, then D C B A; the better run of each counts.
+    # Every loop runs once a round, the rounds in rotated orders (A B C D, B C D A, ...); the
+    # table gives medians over the rounds and the ratio to the classic loop round by round.
     batch, n_batches = (32, 3) if quick else (128, 3)
     n = batch * (n_batches + 1)                                # one warm-up batch, then timed
     sub = data.subset(d, n_train=batch * n_batches, n_test=100)
@@ -238,23 +284,27 @@ def main():
             lambda: train_rate(resnet18_cifar(), device_loader(), channels_last=True),
         "course loop: utils.train.fit": lambda: fit_rate(sub, batch * n_batches, batch),
     }
-    rates = {name: [] for name in loops}
-    for name in list(loops) + list(reversed(loops)):
-        torch.manual_seed(0)
-        try:
-            rates[name].append(loops[name]())
-        except Exception as exc:    # TRAIN's module is still changing: say so, keep the table
-            rates[name].append(f"failed ({type(exc).__name__}: {exc})")
-    classic_train = max(r for r in rates[next(iter(loops))] if not isinstance(r, str))
-    rows = []
-    for name, runs in rates.items():
-        ok = [r for r in runs if not isinstance(r, str)]
-        rows.append([name, f"{max(ok):.1f}", f"{max(ok) / classic_train:.2f}×"] if ok else
-                    [f"{name}: {runs[0]}", "-", "-"])
+    rates = {name: [] for name in loops}      # one entry per round: images/s, or why it failed
+    loads = []
+    names = list(loops)
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:    # rotated each round
+            torch.manual_seed(0)
+            try:
+                rates[name].append(loops[name]())
+            except Exception as exc:   # TRAIN's module is still changing: say so, keep the table
+                rates[name].append(f"failed ({type(exc).__name__}: {exc})")
+        loads.append(os.getloadavg()[0])
     print(f"\n2. ResNet-18 (CIFAR variant) training on the CPU, batch {batch}, "
-          f"{batch * n_batches} images timed after one warm-up step (better of two runs)")
-    print(table(rows, ["training loop", "images/s", "speedup"]))
-    print(load_note())
+          f"{batch * n_batches} images timed after one warm-up step; {repeats} rounds, each "
+          f"loop once a round in a rotated order")
+    print(table(*training_table(rates, next(iter(loops)))))
+    print(f"load average (1 min) after each round: {', '.join(f'{x:.1f}' for x in loads)} "
+          f"on {os.cpu_count()} cores")
+    if max(loads) > (os.cpu_count() or 1):
+        print("the machine was busy during part 2 (load above its cores): other work took CPU "
+              "time from these loops, by different amounts in each run; read the ranges, and "
+              "measure on a quiet machine before quoting a speedup")
 
     # 3. Time to 94% on a GPU -------------------------------------------------------------------
     print("\n3. Time to 94% test accuracy, ResNet-18, the course's full recipe")

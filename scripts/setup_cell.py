@@ -9,6 +9,11 @@ at the front of ``sys.path``, where it wins over anything installed:
   next to the notebook (``/content/cnn-history``) once, and installs ``requirements.txt``, whose
   lower bounds Colab already satisfies, so normally nothing is reinstalled; a clone that fails
   (no network, a wrong address) raises a RuntimeError with git's last line and what to do;
+  then, unless ``d2l`` is already importable, D2L's package with ``pip install --no-deps d2l``:
+  d2l 1.0.3 pins ``numpy==1.23.5`` (and the pandas, scipy, matplotlib of mid-2023), which would
+  replace Colab's numpy and cannot be built on Python 3.12; without its pins it imports beside
+  numpy 2, and what ``d2l.torch`` imports (pandas, scipy, requests, matplotlib-inline) Colab
+  already has;
 - anywhere else it walks up from the working folder to the folder that holds ``utils/``, and
   prints nothing.
 
@@ -28,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = '''\
 # Set-up (the same in every chapter). In Colab: fetch the course, install what Colab lacks.
 # Elsewhere: only put the repository's root on the path, so that `import utils` works.
-import os, sys, subprocess
+import os, sys, subprocess, importlib.util
 REPO_URL = "{url}"
 if "google.colab" in sys.modules:
     ROOT = os.path.abspath("{folder}")
@@ -44,6 +49,9 @@ if "google.colab" in sys.modules:
                                "copy you can reach.")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r",
                     os.path.join(ROOT, "requirements.txt")], check=True)
+    if importlib.util.find_spec("d2l") is None:  # D2L's package, without its pins (numpy 1.23)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "d2l"],
+                       check=True)
 else:
     ROOT = os.getcwd()
     while not os.path.isdir(os.path.join(ROOT, "utils")):

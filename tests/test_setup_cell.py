@@ -9,10 +9,13 @@ requirements are proven to parse and to be satisfied by an environment that alre
 everything, as Colab has, without reinstalling anything; ``PIP_NO_INDEX=1`` keeps it off the
 network, so a requirement that is not satisfied fails at once with pip's own message instead of
 waiting for a download. A decoy top-level ``utils`` package on ``PYTHONPATH`` stands for one
-installed in site-packages: the cell's clone must win over it.
+installed in site-packages: the cell's clone must win over it. A decoy ``d2l`` beside it makes
+D2L's package importable, so the cell installs it only where it is missing; that step is tested
+on its own with a stand-in for ``sys.executable`` that records pip's arguments.
 """
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -129,6 +132,8 @@ def test_in_colab_the_cell_clones_installs_and_imports_the_clone(script, tmp_pat
     decoy = tmp_path / "site-packages"
     (decoy / "utils").mkdir(parents=True)
     (decoy / "utils" / "__init__.py").write_text("DECOY = True\n")
+    (decoy / "d2l").mkdir()  # d2l importable: the cell must not try to install it (no index)
+    (decoy / "d2l" / "__init__.py").write_text("")
     monkeypatch.setenv("COURSE_REPO_URL", str(ROOT))
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PYTHONPATH", str(decoy))
@@ -166,3 +171,34 @@ def test_in_colab_a_failed_clone_says_what_happened_and_what_to_do(script, tmp_p
     assert f"(fatal: repository '{tmp_path / 'unreachable'}' does not exist)" in message  # git's
     assert f"upload the course's folder to {folder}" in message and "COURSE_REPO_URL" in message
     assert not folder.exists()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the stand-in for Python is a POSIX shell script")
+@pytest.mark.parametrize("d2l_present", [False, True], ids=["d2l-missing", "d2l-present"])
+def test_in_colab_the_cell_installs_d2l_without_its_pins_only_when_missing(script, tmp_path,
+                                                                           monkeypatch, d2l_present):
+    """pip install --no-deps d2l after requirements.txt when d2l is not importable, and not at
+    all when it is (a second session, or a runtime that has it). ``sys.executable`` is replaced
+    by a script that records its arguments, so nothing is installed and nothing downloaded."""
+    content = tmp_path / "content"
+    clone = content / configured_url().rsplit("/", 1)[-1]
+    clone.mkdir(parents=True)  # already cloned: the cell goes straight to pip
+    (clone / "requirements.txt").write_text("")
+    log = tmp_path / "pip-calls.txt"
+    fake = tmp_path / "fake-python"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\n')
+    fake.chmod(0o755)
+    decoy = tmp_path / "site-packages"
+    (decoy / "d2l").mkdir(parents=True)
+    (decoy / "d2l" / "__init__.py").write_text("")
+    if d2l_present:
+        monkeypatch.setenv("PYTHONPATH", str(decoy))
+    hide = "" if d2l_present else "; sys.modules['d2l'] = None"  # find_spec('d2l') -> None
+    colab = ("import sys, types; sys.modules['google.colab'] = types.ModuleType('google.colab'); "
+             f"sys.executable = {str(fake)!r}" + hide)
+    run_cells([colab, script("setup_cell").source()], cwd=content)
+    calls = log.read_text().splitlines()
+    expected = [f"-m pip install -q -r {clone / 'requirements.txt'}"]
+    if not d2l_present:
+        expected.append("-m pip install -q --no-deps d2l")
+    assert calls == expected
