@@ -1,5 +1,7 @@
-"""Tests of utils.arithmetic: hand-checked numbers, torchvision reference models, the
-self-checks of ``summary`` (they must really fire), receptive fields and shape errors."""
+"""Tests of utils.arithmetic (utils.formulas, utils.summary, utils.receptive, utils.kinds):
+hand-checked numbers, impossible arguments refused, torchvision reference models, the
+self-checks of ``summary`` (they must really fire), block folding, comparison tables,
+receptive fields and shape errors."""
 
 import math
 
@@ -9,11 +11,12 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import utils.arithmetic as ar
+import utils.formulas as formulas  # where summary() looks its formulas up (monkeypatched below)
 
 
 def meta_alexnet():
     """The paper's AlexNet on the meta device: shapes without memory or compute, so a summary
-    costs milliseconds (test_real_forward_agrees_with_meta shows this changes nothing)."""
+    costs next to nothing (test_real_forward_agrees_with_meta shows this changes nothing)."""
     with torch.device("meta"):
         return alexnet_paper()
 
@@ -74,10 +77,12 @@ def test_pool_out_matches_pytorch(size, k, s, p, d, ceil):
     pool = nn.MaxPool1d(k, s, p, dilation=d, ceil_mode=ceil)
     try:
         expected = pool(torch.zeros(1, 1, size)).shape[-1]
-    except RuntimeError:
-        expected = 0  # PyTorch refuses an empty output
+    except RuntimeError:  # PyTorch refuses an empty output, and so does pool_out
+        with pytest.raises(ValueError, match="kernel .* does not fit"):
+            ar.pool_out(size, k, s, p, d, ceil)
+        return
     w = ar.pool_out(size, k, s, p, d, ceil)
-    assert max(w.value, 0) == expected, w.text
+    assert w.value == expected, w.text
 
 
 def test_ceil_mode_drops_a_window_that_starts_in_the_padding():
@@ -155,7 +160,6 @@ def test_worked_behaves_like_its_value():
     assert f"{ar.linear_macs(9216, 4096):,}" == "37,748,736"
     assert ar.linear_macs(9216, 4096).text == "9,216·4,096 = 37,748,736"
     assert w._repr_markdown_() == w.text and w._repr_latex_().startswith("$$")
-    assert ar.conv_out(5, 7).value < 1 and "does not fit" in ar.conv_out(5, 7).note
     with pytest.raises(TypeError):
         ar.conv_out(227.0, 11, 4)
 
@@ -345,14 +349,14 @@ def test_mismatch_detector_fires_on_a_wrong_formula(monkeypatch):
         w = real(*args, **kwargs)
         return ar.Worked(w.value + 1, w.text)
 
-    monkeypatch.setattr(ar, "conv_out", off_by_one)
+    monkeypatch.setattr(formulas, "conv_out", off_by_one)
     with pytest.raises(ar.SummaryMismatch, match=r"^0: Conv2d") as info:
         ar.summary(meta_alexnet(), (3, 227, 227))
     assert info.value.layer == "0"
 
 
 def test_mismatch_detector_fires_on_a_wrong_macs_formula(monkeypatch):
-    monkeypatch.setattr(ar, "linear_macs", lambda n_in, n_out: ar.Worked(n_in * n_out + 1, "wrong"))
+    monkeypatch.setattr(formulas, "linear_macs", lambda n_in, n_out: ar.Worked(n_in * n_out + 1, "wrong"))
     with pytest.raises(ar.SummaryMismatch, match="FlopCounterMode") as info:
         ar.summary(meta_alexnet(), (3, 227, 227))
     assert info.value.layer == "17"
@@ -370,7 +374,7 @@ def test_mismatch_detector_fires_on_a_layer_that_lies_about_its_shape():
 
 
 def test_mismatch_detector_fires_on_a_wrong_parameter_count(monkeypatch):
-    monkeypatch.setattr(ar, "bn_params", lambda c: ar.Worked(3 * c, "3·C"))
+    monkeypatch.setattr(formulas, "bn_params", lambda c: ar.Worked(3 * c, "3·C"))
     with pytest.raises(ar.SummaryMismatch, match="1: BatchNorm2d"):
         ar.summary(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)), (3, 8, 8))
 
@@ -462,3 +466,265 @@ def test_summary_fits_cifar_sized_networks():
     assert s.row("0").out_formula == "(32 − 5 + 2·0)/1 + 1 = 28"
     assert s.params == sum(p.numel() for p in model.parameters())
     assert math.prod(s.row("5").out_shape) == 400
+
+
+# --- impossible arithmetic is refused ------------------------------------------------------------
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda: ar.conv_params(3, 96, -3), "kernel"),           # used to give 2,688
+    (lambda: ar.conv_params(-3, 96, 3), "c_in"),             # used to give −2,496
+    (lambda: ar.conv_params(3, 0, 3), "c_out"),
+    (lambda: ar.conv_params(96, 256, 5, groups=0), "groups"),  # used to divide by zero
+    (lambda: ar.conv_params(96, 256, 5, groups=5), "groups"),
+    (lambda: ar.conv_params(8, 8, (1, 0)), r"kernel\[1\]"),
+    (lambda: ar.linear_macs(-1, 10), "n_in"),                # used to give −10
+    (lambda: ar.linear_params(10, 0), "n_out"),
+    (lambda: ar.conv_macs(0, 5, 3, 8, 3), "h_out"),
+    (lambda: ar.conv_macs(5, 5, 3, 8, 3, groups=2), "groups"),
+    (lambda: ar.conv_macs(5, 5, 4, 8, 3, groups=-2), "groups"),
+    (lambda: ar.depthwise_params(0, 3), "channels"),
+    (lambda: ar.bn_params(-64), "channels"),
+    (lambda: ar.se_params(64, 0), "squeeze_channels"),
+    (lambda: ar.conv_out(0, 3), "size"),
+    (lambda: ar.conv_out(32, 0), "kernel"),
+    (lambda: ar.conv_out(32, 3, stride=0), "stride"),
+    (lambda: ar.conv_out(32, 3, padding=-1), "padding"),
+    (lambda: ar.conv_out(32, 3, dilation=0), "dilation"),
+    (lambda: ar.conv_out(5, 7), "kernel 7 does not fit"),    # larger than the padded input
+    (lambda: ar.conv_out(5, 3, dilation=3), "kernel 3 .dilation 3. does not fit"),
+    (lambda: ar.pool_out(-28, 2), "size"),
+    (lambda: ar.pool_out(28, 2, padding=-1), "padding"),
+    (lambda: ar.pool_out(1, 3, 2, ceil_mode=True), "kernel 3 does not fit"),
+    (lambda: ar.rf_step(1, 0, 3), "j_in"),
+    (lambda: ar.rf_step(1, 1, 3, stride=-2), "stride"),
+])
+def test_impossible_arithmetic_is_refused_naming_the_argument(call, argument):
+    with pytest.raises(ValueError, match=argument):
+        call()
+
+
+def test_a_window_larger_than_the_input_says_why():
+    with pytest.raises(ValueError) as info:
+        ar.conv_out(5, 7)
+    assert str(info.value) == ("kernel 7 does not fit: the 7-wide window is larger than the padded "
+                               "input of 5 + 2·0 = 5 ((5 − 7 + 2·0)/1 + 1 = −1): there is no output")
+    assert isinstance(info.value, ar.NoOutput) and info.value.worked == -1     # the arithmetic, for
+    assert "does not fit in the padded input" in info.value.worked.note       # a caller to show it
+    assert ar.conv_out(5, 7, padding=1) == 1                  # padding makes room: 7 ≤ 5 + 2
+    assert ar.pool_out(1, 2, 2, ceil_mode=True) == 1 == \
+        nn.MaxPool1d(2, 2, ceil_mode=True)(torch.zeros(1, 1, 1)).shape[-1]  # a partial window
+    with pytest.raises(TypeError):
+        ar.conv_params(3, 96, 3.5)
+
+
+def test_rf_step_reads_worked_inputs_as_their_values():
+    r, j = ar.rf_step(*ar.rf_step(1, 1, 3), 3)
+    assert (r, j) == (5, 1) and r.text == "3 + (3 − 1)·1 = 5" and j.text == "1·1 = 1"
+
+
+# --- one place per layer kind ----------------------------------------------------------------------
+
+def test_every_layer_is_looked_up_by_its_class_and_bases():
+    from utils import kinds
+
+    class LyingConv(nn.Conv2d):
+        pass
+
+    conv = kinds.kind_of(nn.Conv2d(3, 8, 3))
+    assert kinds.kind_of(LyingConv(3, 8, 3)) is conv                  # a subclass reads as its parent
+    assert all(getattr(conv, f) is not None for f in kinds.Kind.FIELDS)
+    assert kinds.kind_of(nn.Linear(3, 4)).window is None              # no receptive-field step
+    assert kinds.kind_of(nn.Conv1d(3, 8, 3)) is kinds.UNKNOWN          # 2-d images only
+    s = ar.summary(nn.Sequential(nn.Conv1d(3, 8, 3), nn.ReLU()), (3, 16))
+    assert s.row("0").params_formula == "weight 8×3×3 + bias 8 = 80" and s.row("0").macs == 8 * 14 * 9
+
+
+def test_a_new_layer_kind_is_one_entry():
+    """A 1×1 channel mixing written with einsum: one kind gives it words, formulas and checks."""
+    from utils import kinds
+
+    class ChannelMix(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(c, c))
+
+        def forward(self, x):
+            return torch.einsum("oc,nchw->nohw", self.weight, x)
+
+    @kinds.kind(ChannelMix)
+    class Mixing:
+        def hparams(m):
+            return f"{m.weight.shape[0]} channels mixed"
+
+        def params(m):
+            return formulas.conv_params(m.weight.shape[1], m.weight.shape[0], 1, bias=False)
+
+        def macs(m, in_shape, out_shape):
+            return formulas.conv_macs(*out_shape[1:], in_shape[0], out_shape[0], 1)
+
+        def shape(m, in_shape):
+            return (m.weight.shape[0], *in_shape[1:]), ""
+
+    s = ar.summary(nn.Sequential(nn.Conv2d(3, 8, 3), ChannelMix(8)), (3, 10, 10))
+    r = s.row("1")
+    assert r.hparams == "8 channels mixed" and r.params_formula == "1·1·8·8 = 64"
+    assert r.macs == 8 * 8 * 8 * 8 and r.macs_formula == "8·8·8·(1·1·8) = 4,096"
+    assert "output shapes of 2 layers" in s.to_text() and "multiply-adds of 2 conv/linear" in s.to_text()
+    Mixing.macs = lambda m, in_shape, out_shape: ar.Worked(1, "wrong")   # the checks see it
+    with pytest.raises(ar.SummaryMismatch, match="FlopCounterMode"):
+        ar.summary(nn.Sequential(ChannelMix(8)), (8, 4, 4))
+
+
+# --- compute that cannot be counted is not "verified" --------------------------------------------
+
+class UnfoldConv(nn.Module):
+    """A 3×3 convolution written by hand: patches (unfold) times weights, elementwise, summed.
+    FlopCounterMode sees no matrix product in it, so it counts 0 FLOPs."""
+
+    def __init__(self, c_in, c_out, matmul=False):
+        super().__init__()
+        self.c_out, self.matmul = c_out, matmul
+        self.weight = nn.Parameter(torch.ones(c_out, c_in * 9))
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        patches = nn.functional.unfold(x, 3)                       # N × (C·9) × positions
+        if self.matmul:
+            out = self.weight @ patches
+        else:
+            out = (self.weight[None, :, :, None] * patches[:, None]).sum(2)
+        return out.view(n, self.c_out, h - 2, w - 2)
+
+
+def test_an_unfold_convolution_is_named_as_not_counted():
+    s = ar.summary(nn.Sequential(nn.Conv2d(3, 4, 1), UnfoldConv(4, 8), nn.ReLU()), (3, 8, 8))
+    text = s.to_text()
+    assert "verified" not in text and "verified" not in s._repr_html_()
+    assert [r.name for r in s.uncounted] == ["1"] and not s.row("1").counted
+    assert s.row("1").macs_formula.startswith("not counted") and "unfold" in s.row("1").macs_formula
+    assert "not counted: the multiply-adds of 1 (UnfoldConv)" in text
+    assert text.splitlines()[-6].endswith("?")                       # the total says it too
+    assert s.macs == 8 * 8 * 4 * 3 and s.row("0").counted           # the 1×1 conv alone
+    # with a matrix product FlopCounterMode counts it: 6·6·8·36 multiply-adds, and the table checks
+    counted = ar.summary(nn.Sequential(UnfoldConv(4, 8, matmul=True)), (4, 8, 8))
+    assert counted.macs == 6 * 6 * 8 * 36 and not counted.uncounted and "verified:" in str(counted)
+
+
+def test_weights_without_counted_products_are_named_but_per_channel_scales_are_not():
+    class Elementwise(nn.Module):  # a fully connected layer written as a product and a sum
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(4, 6))
+
+        def forward(self, x):
+            return (x[:, None, :] * self.weight).sum(-1)
+
+    class Scale(nn.Module):  # one coefficient per channel, as LeNet's subsampling: 0 by convention
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(6))
+
+        def forward(self, x):
+            return x * self.weight
+
+    s = ar.summary(nn.Sequential(Scale(), Elementwise()), (6,))
+    assert [r.name for r in s.uncounted] == ["1"] and "weight" in s.row("1").macs_formula
+    assert s.row("0").counted and s.row("0").macs == 0
+
+
+# --- blocks follow the model's structure ---------------------------------------------------------
+
+def test_blocks_are_the_outermost_modules_that_are_not_plain_containers():
+    from torchvision.models import googlenet, resnet50
+    assert not hasattr(ar, "DEFAULT_BLOCKS")
+    with torch.device("meta"):
+        resnet = resnet50()
+        inception = googlenet(weights=None, aux_logits=False, init_weights=False)
+    folded = ar.summary(resnet, (3, 224, 224)).blocks()
+    blocks = [r for r in folded.grouped if r.children]
+    assert [r.type for r in blocks] == ["Bottleneck"] * 16
+    assert [r.name for r in folded.grouped if not r.children] == ["conv1", "bn1", "relu", "maxpool",
+                                                                  "avgpool", "fc"]
+    folded = ar.summary(inception, (3, 224, 224)).blocks()
+    types = [r.type for r in folded.grouped if r.children]
+    assert types.count("Inception") == 9 and set(types) == {"Inception", "BasicConv2d"}
+
+    class Stem(nn.Module):  # a module of the model's own: a block, whatever its name
+        def __init__(self):
+            super().__init__()
+            self.conv, self.act = nn.Conv2d(3, 8, 3), nn.ReLU()
+
+        def forward(self, x):
+            return self.act(self.conv(x))
+
+    class Pair(nn.Sequential):  # a Sequential with a class of its own: a block
+        pass
+
+    model = nn.Sequential(Stem(), nn.Sequential(Pair(nn.Conv2d(8, 8, 1), nn.ReLU()), nn.ReLU()),
+                          nn.ModuleList([nn.Identity()]), nn.Flatten())
+    model.forward = lambda x: model[3](model[1](model[0](x)))
+    grouped = ar.summary(model, (3, 6, 6)).blocks().grouped
+    assert [(r.name, r.type, len(r.children)) for r in grouped] == [
+        ("0", "Stem", 2), ("1.0", "Pair", 2), ("1.1", "ReLU", 0), ("3", "Flatten", 0)]
+
+
+# --- several networks side by side ---------------------------------------------------------------
+
+def test_compare_puts_networks_side_by_side():
+    alexnet = ar.summary(meta_alexnet(), (3, 227, 227))
+    lenet = ar.summary(nn.Sequential(nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
+                                     nn.Linear(6 * 14 * 14, 10)), (1, 32, 32))
+    table = ar.compare({"AlexNet": alexnet, "LeNet-ish": lenet})
+    assert table is not None and ar.Summary.compare({"AlexNet": alexnet}).rows[0] == table.rows[0]
+    text = str(table)
+    lines = text.splitlines()
+    assert lines[0].split() == ["network", "input", "parameters", "MACs", "activations", "weights",
+                                "training", "(Adam", "4×)", "activation", "memory"]
+    assert lines[2].split()[:4] == ["AlexNet", "3×227×227", "62,378,344", "1,135,256,096"]
+    assert ar.fmt_bytes(alexnet.param_bytes()) in lines[2]
+    assert ar.fmt_bytes(alexnet.training_bytes("adam")) in lines[2]
+    assert ar.fmt_bytes(alexnet.activation_bytes()) in lines[2]
+    assert lines[3].startswith("LeNet-ish  1×32×32") and f"{lenet.params:,}" in lines[3]
+    assert len({len(line) for line in lines[2:4]}) == 1                # columns aligned
+    html = table._repr_html_()
+    assert html.count("<tr>") == 3 and "62,378,344" in html and "LeNet-ish" in html
+    sgd = ar.compare([alexnet, lenet], optimizer="sgd")
+    assert [r["network"] for r in sgd.rows] == ["Sequential", "Sequential (2)"]
+    assert "training (SGD 2×)" in str(sgd) and sgd.rows[0]["training_bytes"] == 2 * alexnet.param_bytes()
+    with pytest.raises(TypeError, match="'AlexNet' is a Sequential, not a Summary"):
+        ar.compare({"AlexNet": meta_alexnet()})
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        ar.compare({"AlexNet": alexnet}, optimizer="lbfgs")
+
+
+# --- the modules and their imports ---------------------------------------------------------------
+
+def test_formulas_stand_alone_and_no_import_cycle():
+    """Every ``import`` of a utils module, inside functions too: the formulas import none, the
+    machinery imports the formulas and never utils.arithmetic, and nothing imports in a circle."""
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent / "utils"
+    names = ("formulas", "kinds", "summary", "receptive", "arithmetic")
+    graph = {}
+    for name in names:
+        tree = ast.parse((root / f"{name}.py").read_text(encoding="utf-8"))
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "utils":
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("utils."):
+                found.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("utils.")}
+        graph[name] = found
+        assert len((root / f"{name}.py").read_text(encoding="utf-8").splitlines()) <= 900, name
+    assert graph["formulas"] == set()
+    assert all("arithmetic" not in graph[n] for n in names)
+
+    def reach(start, seen=()):
+        for nxt in graph.get(start, ()):
+            assert nxt not in seen + (start,), f"import cycle through {start} and {nxt}"
+            reach(nxt, seen + (start,))
+    for name in names:
+        reach(name)

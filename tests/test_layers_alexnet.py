@@ -4,13 +4,19 @@ The chapter (chapters/01_alexnet.ipynb) writes the paper's formula (§3.3) as an
 channels; `lrn_step_by_step` below is that same code. These tests prove that the final form in
 `utils.layers.LocalResponseNorm` computes the same thing, and that it equals PyTorch's
 `nn.LocalResponseNorm` only once alpha is multiplied by n (PyTorch divides alpha by n).
+
+The networks in utils/layers/alexnet.py are checked against the chapter's own classes, taken from
+the notebook: ``AlexNet`` (two-GPU and single-tower) and ``alexnet_cifar()`` (the chapter's
+``AlexNetCIFAR``) have the same state dict, the same initial weights for the same seed and the same
+output for the same weights; the ZFNet chapter's rebuilt ``alexnet_two_gpu()`` is ``AlexNet()``.
 """
 
 import pytest
 import torch
 from torch import nn
 
-from utils.layers import LocalResponseNorm
+from tests.layer_checks import build, chapter_definitions, same_init
+from utils.layers import AlexNet, AlexNetCIFAR, LocalResponseNorm, alexnet_cifar, same_as_reference
 
 
 def lrn_step_by_step(a, n=5, k=2.0, alpha=1e-4, beta=0.75):
@@ -71,3 +77,38 @@ def test_works_in_float32_and_keeps_shape():
 def test_bad_size_is_a_clear_error():
     with pytest.raises(ValueError, match="size"):
         LocalResponseNorm(size=0)
+
+
+def test_alexnet_is_the_chapters_alexnet():
+    """The paper's two-GPU network, on the same weights and a 227×227 image."""
+    chapter = chapter_definitions("01_alexnet", "AlexNet", graduated="AlexNet")
+    ours, theirs = build(AlexNet, seed=None), build(chapter["AlexNet"])
+    check = same_as_reference(ours, theirs, (3, 227, 227), batch=1).assert_ok()
+    assert check.params[0] == 60_965_224
+    assert [n for n, _ in ours.named_children()] == \
+        [n for n, _ in theirs.named_children()]                    # same modules, same order
+
+
+def test_single_tower_alexnet_is_the_chapters():
+    chapter = chapter_definitions("01_alexnet", "AlexNet", graduated="AlexNet")
+    with torch.device("meta"):
+        check = same_as_reference(AlexNet(groups=1), chapter["AlexNet"](groups=1)).assert_ok()
+    assert check.params[0] == 62_378_344                      # dense conv2, conv4, conv5
+
+
+def test_alexnet_cifar_is_the_chapters_alexnet_cifar():
+    chapter = chapter_definitions("01_alexnet", "AlexNetCIFAR", graduated="alexnet_cifar")
+    same_as_reference(alexnet_cifar(), chapter["AlexNetCIFAR"](), (3, 32, 32)).assert_ok()
+    assert same_init(alexnet_cifar, chapter["AlexNetCIFAR"])       # and the same He initialisation
+    assert type(alexnet_cifar()) is AlexNetCIFAR and alexnet_cifar(100).fc8.out_features == 100
+
+
+def test_zfnet_chapters_alexnet_two_gpu_is_alexnet():
+    """The ZFNet chapter rebuilt the paper's network as an nn.Sequential: the same tensors in the
+    same order, numbered instead of named."""
+    chapter = chapter_definitions("02_zfnet", "alexnet_two_gpu", graduated="AlexNet")
+    theirs = build(chapter["alexnet_two_gpu"])
+    check = same_as_reference(build(AlexNet, seed=None), theirs, (3, 227, 227), mapping="order",
+                              batch=1)
+    check.assert_ok()
+    assert check.mapping["conv2.weight"] == "4.weight" and check.mapping["fc8.bias"] == "22.bias"

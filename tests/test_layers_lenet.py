@@ -1,16 +1,20 @@
-"""The LeNet-5 blocks in utils/layers.py against the paper and against the chapter's version.
+"""LeNet-5 in utils/layers/lenet.py against the paper and against the chapter's version.
 
 The chapter (chapters/00_lenet5.ipynb) builds C3 step by step as an ordinary 6→16 convolution
 whose weights are multiplied by the connection mask; ``MaskedC3`` below is that same code. The
 tests show that it and ``utils.layers.LeNetC3`` hold the same 1,516 trainable numbers and give
-the same output for the same weights.
+the same output for the same weights. The networks ``LeNet5`` and ``lenet5_cifar()`` are checked
+against the chapter's ``lenet5_paper()`` and ``lenet5_cifar()``, taken from the notebook itself.
 """
 
 import pytest
 import torch
 from torch import nn
 
-from utils.layers import LENET_C3_TABLE, LeNetC3, ScaledTanh, Subsampling, lenet_c3_table
+from tests.layer_checks import chapter_definitions, same_init
+from utils import arithmetic as ar
+from utils.layers import (LENET_C3_TABLE, EuclideanRBF, LeNet5, LeNetC3, ScaledTanh, Subsampling,
+                          lenet5_cifar, lenet_c3_table, same_as_reference)
 
 
 class MaskedC3(nn.Module):
@@ -132,3 +136,40 @@ def test_scaled_tanh_constants_of_appendix_a():
     out = f(torch.tensor([-1.0, 0.0, 1.0, 50.0]))
     torch.testing.assert_close(out[:3], torch.tensor([-1.0, 0.0, 1.0]), atol=2e-4, rtol=0)
     assert out[3].item() == pytest.approx(1.7159, abs=1e-4)
+
+
+def test_lenet5_is_the_chapters_lenet5_paper():
+    chapter = chapter_definitions("00_lenet5", "EuclideanRBF", "lenet5_paper", graduated="LeNet5")
+    torch.manual_seed(0)
+    same_as_reference(LeNet5(), chapter["lenet5_paper"](), (1, 32, 32)).assert_ok()
+    assert same_init(LeNet5, chapter["lenet5_paper"])       # same modules, same order
+    assert [n for n, _ in LeNet5().named_children()] == \
+        [n for n, _ in chapter["lenet5_paper"]().named_children()]
+
+
+def test_lenet5_cifar_is_the_chapters():
+    chapter = chapter_definitions("00_lenet5", "lenet5_cifar", graduated="lenet5_cifar")
+    torch.manual_seed(0)
+    same_as_reference(lenet5_cifar(), chapter["lenet5_cifar"](), (3, 32, 32)).assert_ok()
+    assert same_init(lenet5_cifar, chapter["lenet5_cifar"])
+    assert same_init(lambda: lenet5_cifar(100), lambda: chapter["lenet5_cifar"](100))
+
+
+def test_euclidean_rbf_is_the_chapters_and_has_fixed_codes():
+    chapter = chapter_definitions("00_lenet5", "EuclideanRBF", graduated="EuclideanRBF")
+    ours, theirs = EuclideanRBF(), chapter["EuclideanRBF"]()
+    assert torch.equal(ours.centres, theirs.centres)
+    assert set(ours.centres.unique().tolist()) == {-1, 1}
+    assert n_params(ours) == 0 and list(ours.state_dict()) == ["centres"]
+    x = torch.randn(5, 84)
+    torch.testing.assert_close(ours(x), theirs(x))
+    torch.testing.assert_close(ours(x), torch.cdist(x, ours.centres) ** 2, rtol=1e-4, atol=1e-3)
+
+
+def test_lenet5_has_the_papers_60000_parameters_and_layer_sizes():
+    net = LeNet5()
+    assert n_params(net) == 60_000              # "only 60,000 trainable free parameters" (§II.A)
+    s = ar.summary(net, (1, 32, 32))
+    assert [s.row(n).out_shape for n in ("C1", "S2", "C3", "S4", "C5", "F6", "output")] == \
+        [(6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5), (120, 1, 1), (84,), (10,)]
+    assert lenet5_cifar()(torch.zeros(2, 3, 32, 32)).shape == (2, 10)

@@ -6,7 +6,9 @@ multilayer perceptron made of ``nn.Linear`` layers with ReLUs, and put the resul
 feature maps. ``PatchMLP`` below is that same code. These tests prove that the final form in
 ``utils.layers.MLPConv`` (a k×k convolution followed by 1×1 convolutions) has the same
 parameters and computes the same function for the same weights, on several shapes; and that a
-1×1 convolution is exactly a fully connected layer applied at every pixel.
+1×1 convolution is exactly a fully connected layer applied at every pixel. The networks
+(``NiNCIFAR``, ``nin_cifar()``, ``NiNImageNet``) are checked against the chapter's classes, taken
+from the notebook.
 """
 
 import pytest
@@ -14,7 +16,8 @@ import torch
 from torch import nn
 
 import utils.arithmetic as ar
-from utils.layers import MLPConv
+from tests.layer_checks import build, chapter_definitions, same_init
+from utils.layers import MLPConv, NiNCIFAR, NiNImageNet, nin_cifar, same_as_reference
 
 
 class PatchMLP(nn.Module):
@@ -121,3 +124,23 @@ def test_summary_folds_each_mlpconv_into_one_block_row():
     assert names == ["0", "1", "2", "3"], names
     assert folded.row("0").params == ar.conv_params(3, 16, 3) + ar.conv_params(16, 8, 1)
     assert sum(r.params for r in folded.grouped) == table.params
+
+
+@pytest.mark.parametrize("last_relu", [True, False])
+def test_nin_cifar_is_the_chapters_nin_cifar(last_relu):
+    chapter = chapter_definitions("03_nin", "NiNCIFAR", graduated="NiNCIFAR")
+    same_as_reference(nin_cifar(last_relu=last_relu), chapter["NiNCIFAR"](last_relu=last_relu),
+                      (3, 32, 32)).assert_ok()
+    assert same_init(lambda: nin_cifar(last_relu=last_relu),
+                     lambda: chapter["NiNCIFAR"](last_relu=last_relu))
+    assert type(nin_cifar()) is NiNCIFAR and nin_cifar(100).mlpconv3.out_channels == 100
+
+
+def test_nin_imagenet_is_the_chapters_nin_imagenet():
+    chapter = chapter_definitions("03_nin", "NiNImageNet", graduated="NiNImageNet")
+    check = same_as_reference(build(NiNImageNet, seed=None), build(chapter["NiNImageNet"]),
+                              (3, 224, 224), batch=1)
+    check.assert_ok()
+    with torch.device("meta"):
+        assert [n for n, _ in NiNImageNet().named_children()] == \
+            [n for n, _ in chapter["NiNImageNet"]().named_children()]

@@ -1,11 +1,13 @@
-"""The VGG chapter's configuration-driven builder (utils.layers.VGG) against the paper and torchvision.
+"""The VGG chapter's configuration-driven builder (utils/layers/vgg.py) against the paper and the
+chapter.
 
 The chapter (chapters/04_vgg.ipynb) builds every configuration of the paper's Table 1 from one
-function. These tests prove that the builder is the paper's network and torchvision's: the
-configurations have the depths of Table 1 and round to the parameter counts of Table 2; A, B, D and E
-(with and without batch norm) have exactly torchvision's parameter count and state-dict layout; the
-same weights give the same outputs; and the written-out step-by-step VGG-16 of the chapter (a plain
-list of layers) is the same network as ``VGG("D")``.
+function. These tests prove that the builder is the paper's network: the configurations have the
+depths of Table 1 and round to the parameter counts of Table 2; at 224×224 the paper's network
+(no adaptive pooling) gives torchvision's outputs; the chapter's written-out VGG-16 (a plain list
+of layers, taken from the notebook) is the same network as ``VGG("D")``; and ``vgg16_cifar()`` is
+the chapter's. That A, B, D and E (with and without batch norm) are torchvision's ``vgg11`` …
+``vgg19_bn`` tensor for tensor is checked in tests/test_reference_twins.py.
 """
 
 import pytest
@@ -13,10 +15,11 @@ import torch
 import torchvision
 from torch import nn
 
+from tests.layer_checks import build, chapter_definitions, same_init
 from utils import arithmetic as ar
-from utils.layers import VGG, VGG_CONFIGS, VGG_NAMES, LocalResponseNorm, make_vgg_layers
+from utils.layers import (VGG, VGG_CONFIGS, VGG_NAMES, LocalResponseNorm, make_vgg_layers,
+                          same_as_reference, vgg16_cifar, vgg_cifar)
 
-TORCHVISION = {"A": "vgg11", "B": "vgg13", "D": "vgg16", "E": "vgg19"}
 # Table 2 of the paper: number of parameters, in millions (rounded).
 TABLE_2 = {"A": 133, "A-LRN": 133, "B": 133, "C": 134, "D": 138, "E": 144}
 # Table 1: weight layers (convolutions + 3 fully connected) of each configuration.
@@ -31,31 +34,6 @@ def on_meta(fn):
     """Build a full-size network without allocating its weights (shapes only)."""
     with torch.device("meta"):
         return fn()
-
-
-def vgg16_step_by_step():
-    """The chapter's VGG-16 written out layer by layer, without the builder (torchvision's layout)."""
-    features = nn.Sequential(
-        nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
-        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
-        nn.Conv2d(128, 256, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
-        nn.Conv2d(256, 512, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
-        nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(512, 512, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
-    )
-    classifier = nn.Sequential(
-        nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
-        nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
-        nn.Linear(4096, 1000),
-    )
-    return nn.ModuleDict({"features": features, "classifier": classifier})
 
 
 @pytest.mark.parametrize("config", list(VGG_CONFIGS))
@@ -82,56 +60,33 @@ def test_configuration_c_has_three_1x1_convolutions():
     assert all(m.padding == (0, 0) for m in one_by_one)
 
 
-@pytest.mark.parametrize("config", list(TORCHVISION))
-@pytest.mark.parametrize("batch_norm", [False, True])
-def test_exactly_torchvisions_count_and_layout(config, batch_norm):
-    name = TORCHVISION[config] + ("_bn" if batch_norm else "")
-    reference = on_meta(lambda: getattr(torchvision.models, name)(weights=None))
-    ours = on_meta(lambda: VGG(config, batch_norm=batch_norm, adaptive_pool=True))
-    assert n_params(ours) == n_params(reference)
-    assert {k: v.shape for k, v in ours.state_dict().items()} == \
-        {k: v.shape for k, v in reference.state_dict().items()}
-    # without the adaptive pooling (the paper's network) the parameters are the same
-    assert n_params(on_meta(lambda: VGG(config, batch_norm=batch_norm))) == n_params(reference)
-
-
-@pytest.mark.parametrize("config", ["A", "E"])
-@pytest.mark.parametrize("batch_norm", [False, True])
-def test_same_weights_same_output_as_torchvision_on_a_small_input(config, batch_norm):
-    """Small inputs need torchvision's adaptive pooling (64 px → 2×2 maps, averaged up to 7×7)."""
-    torch.manual_seed(0)
-    reference = getattr(torchvision.models, TORCHVISION[config] + ("_bn" if batch_norm else ""))(
-        init_weights=False)
-    ours = VGG(config, batch_norm=batch_norm, adaptive_pool=True, init_weights=False)
-    ours.load_state_dict(reference.state_dict())
-    reference.eval(), ours.eval()
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=0)
-
-
 def test_same_output_as_torchvision_at_224_without_adaptive_pooling():
     """At 224×224 the maps are already 7×7: the paper's network (no pooling) is torchvision's."""
-    torch.manual_seed(0)
-    reference = torchvision.models.vgg11(init_weights=False).eval()
-    ours = VGG("A", init_weights=False).eval()
+    ours = build(lambda: VGG("A"), seed=None)
     assert ours.avgpool is None
-    ours.load_state_dict(reference.state_dict())
-    x = torch.randn(1, 3, 224, 224)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), reference(x), rtol=1e-5, atol=1e-6)
+    same_as_reference(ours, build(torchvision.models.vgg11), (3, 224, 224), batch=1,
+                      rtol=1e-5, atol=1e-6).assert_ok()
 
 
-def test_the_chapters_step_by_step_vgg16_is_vgg_d():
-    torch.manual_seed(0)
-    written_out = vgg16_step_by_step()
-    ours = VGG("D", init_weights=False).eval()
-    assert n_params(written_out) == n_params(ours)
-    ours.load_state_dict(written_out.state_dict())  # strict: same names, same shapes
-    x = torch.randn(1, 3, 224, 224)
-    with torch.no_grad():
-        step = written_out["classifier"].eval()(torch.flatten(written_out["features"](x), 1))
-        torch.testing.assert_close(ours(x), step, rtol=0, atol=0)
+def test_the_chapters_written_out_vgg16_is_vgg_d():
+    """The chapter's VGG-16 layer by layer: nn.Sequential(features, Flatten, classifier), so its
+    tensors are numbered 0.* and 2.* where VGG's are features.* and classifier.*."""
+    chapter = chapter_definitions("04_vgg", "conv3", "vgg16_written_out", graduated="VGG")
+    to_chapter = {"features": "0", "classifier": "2"}
+    ours, theirs = build(lambda: VGG("D"), seed=None), build(chapter["vgg16_written_out"])
+    check = same_as_reference(ours, theirs, (3, 224, 224), batch=1, rtol=0, atol=0,
+                              mapping=lambda k: to_chapter[k.split(".")[0]] + k[k.index("."):])
+    check.assert_ok()
+    assert check.mapping["classifier.6.bias"] == "2.6.bias"
+
+
+def test_vgg16_cifar_is_the_chapters():
+    chapter = chapter_definitions("04_vgg", "vgg16_cifar", graduated="vgg16_cifar")
+    same_as_reference(vgg16_cifar(), chapter["vgg16_cifar"](), (3, 32, 32)).assert_ok()
+    assert same_init(vgg16_cifar, chapter["vgg16_cifar"])
+    with torch.device("meta"):
+        other = vgg_cifar("A", 100)
+    assert other.config == VGG_CONFIGS["A"] and other.classifier.out_features == 100
 
 
 def test_paper_network_needs_224_and_says_where_it_breaks():

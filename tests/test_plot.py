@@ -12,7 +12,7 @@ import torch  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from torch import nn  # noqa: E402
 
-from utils import plot, train  # noqa: E402
+from utils import plot, results, train  # noqa: E402
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -97,20 +97,6 @@ def test_filters_one_rgb_image_per_filter_scaled_on_its_own():
         plot.filters(torch.randn(4, 3, 3))
 
 
-def test_feature_maps_of_a_named_layer():
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 12, 3, stride=2))
-    image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
-    fig = plot.feature_maps(model, "1", image, n=6)
-    assert len(fig.axes) == 7 and fig.axes[0].get_title() == "input"         # input + 6 maps
-    assert fig.axes[1].images[0].get_array().shape == (32, 32)
-    fig = plot.feature_maps(model, model[2], image, n=16)
-    assert len(fig.axes) == 13 and fig.axes[1].images[0].get_array().shape == (15, 15)
-    assert model.training                                                     # mode restored
-    with pytest.raises(KeyError, match="no layer named 'conv9'"):
-        plot.feature_maps(model, "conv9", image)
-
-
 def record(budget, acc, params, *, run="main", images=10_000, epochs=10):
     return {"run": run, "budget": budget, "best_test_acc": acc, "params": params,
             "macs": params * 10, "wall_seconds": 100, "train_images": images, "epochs": epochs}
@@ -180,7 +166,7 @@ def test_read_results_is_the_one_reader_of_the_results_files(tmp_path):
         nin={"reference": {"paper": {"cifar10_test_error": {"with_augmentation": 8.81},
                                      "imagenet": "no ImageNet result in the paper"}}},
         extra={"runs": []})
-    chapters = plot.read_results(tmp_path)
+    chapters = results.read_results(tmp_path)
     assert [c["chapter"] for c in chapters] == ["alexnet", "nin", "vgg", "extra"]  # book order
     alexnet, nin, vgg, extra = chapters
     assert (alexnet["number"], alexnet["name"], alexnet["year"]) == (1, "AlexNet", 2012)
@@ -194,22 +180,22 @@ def test_read_results_is_the_one_reader_of_the_results_files(tmp_path):
     assert vgg["results"][0]["source"] == "Table 3"
     assert vgg["headline"]["path"] == "table_3/D"            # not listed in HEADLINE: the first
     best = vgg["results"][3]
-    assert (plot.result_value(best, "top-1"), plot.result_value(best, "top-5")) == (24.8, 7.5)
+    assert (results.result_value(best, "top-1"), results.result_value(best, "top-5")) == (24.8, 7.5)
     assert best["values"][0]["split"] == "validation" and best["what"] == "best net"
-    assert plot.result_value(alexnet["headline"], "top-5") == 18.2
+    assert results.result_value(alexnet["headline"], "top-5") == 18.2
     assert alexnet["network"] is None
     assert nin["headline"] is None and nin["note"] == "no ImageNet result in the paper"
     assert nin["results"][0]["imagenet"] is False
     (tmp_path / "broken.json").write_text("{", encoding="utf-8")
     with pytest.raises(ValueError, match="broken.json is not valid JSON"):
-        plot.read_results(tmp_path)
+        results.read_results(tmp_path)
 
 
 def test_headline_results_exist_in_the_records():
     """Every HEADLINE names a result its chapter's record has (a renamed key would silently
     fall back to another result)."""
-    chapters = {c["chapter"]: c for c in plot.read_results(plot.REPO / "results")}
-    for chapter, path in plot.HEADLINE.items():
+    chapters = {c["chapter"]: c for c in results.read_results(results.REPO / "results")}
+    for chapter, path in results.HEADLINE.items():
         if chapter in chapters:
             assert chapters[chapter]["headline"]["path"] == path, chapter
 
@@ -276,13 +262,13 @@ def boxes_overlap(a, b):
 def test_the_book_figures_labels_do_not_overlap(which):
     """The figures scripts/leaderboard.py draws, from the repository's own data."""
     import csv
-    chapters = plot.read_results(plot.REPO / "results")
+    chapters = results.read_results(results.REPO / "results")
     if which == "compare":
         fig = plot.compare(chapters=chapters)
     elif which == "imagenet":
         fig = plot.imagenet_errors(chapters=chapters)
     else:
-        with open(plot.REPO / "book" / "figure-data" / "ilsvrc.csv", encoding="utf-8") as f:
+        with open(results.REPO / "book" / "figure-data" / "ilsvrc.csv", encoding="utf-8") as f:
             rows = [{**r, "year": int(r["year"])} for r in csv.DictReader(f)]
         fig = plot.ilsvrc_timeline(rows)
     assert fig.get_size_inches()[0] <= 7.5

@@ -217,6 +217,65 @@ def test_custom_criterion_and_tuple_outputs(cifar, dirs):
     assert 0 <= h.epochs[0]["train_acc"] <= 1
 
 
+# --- recipes -------------------------------------------------------------------------------------
+
+def test_fit_checks_its_recipe_before_training(cifar, dirs):
+    budget = train.get_budget(quick=dict(TINY, epochs=1), verbose=False)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'lrr'"):
+        train.fit(tiny_cnn(), cifar, budget, run="kw", chapter="test", lrr=0.1)
+    with pytest.raises(TypeError, match="Recipe"):
+        train.fit(tiny_cnn(), cifar, budget, "kw", run="kw", chapter="test")
+    with pytest.raises(ValueError, match="warmup"):
+        train.fit(tiny_cnn(), cifar, budget, train.Recipe(), run="kw", chapter="test", warmup=1.5)
+
+
+def test_recipe_aux_weights_train_a_model_with_auxiliary_outputs(cifar, dirs):
+    budget = train.get_budget(quick=dict(TINY, epochs=1), verbose=False)
+    h = train.fit(WithAux(), cifar, budget, train.Recipe(aux_weights=(0.3,)), run="aux-recipe",
+                  chapter="test", checkpoint=False)
+    assert len(h.epochs) == 1 and 0 < h.epochs[0]["train_loss"] < 10
+
+
+def test_recipe_is_stored_in_the_record_and_the_checkpoint(cifar, dirs, monkeypatch, capsys):
+    """TensorFlow's RMSProp, an exponential schedule and a moving average, end to end."""
+    ck, res = dirs
+    monkeypatch.setenv("CNN_BUDGET", "cpu")
+    budget = train.get_budget(cpu=dict(TINY, epochs=1), verbose=False)
+    recipe = train.Recipe(optimizer="rmsprop", schedule="exponential", decay_epochs=0.5,
+                          label_smoothing=0.1, ema=0.9)
+    m = tiny_cnn()
+    h = train.fit(m, cifar, budget, recipe, run="recipe", chapter="test")
+    assert "rmsprop peak lr 0.00625, exponential" in capsys.readouterr().out  # 0.016 per 256
+    stored = recipe.resolved(budget.batch_size).to_dict()
+    rec = json.loads((res / "test.json").read_text())["runs"][0]
+    assert {k: rec["recipe"][k] for k in stored} == stored
+    assert train.Record.from_dict(rec).recipe == rec["recipe"]
+    ckpt = torch.load(ck / "test-recipe-cpu.pt", weights_only=True)
+    assert ckpt["config"] == rec["recipe"] and "ema" in ckpt
+    # The moving average is what was evaluated, and the model ends with its weights.
+    assert torch.equal(m[0].weight.detach(), ckpt["ema"]["module.0.weight"])
+    assert not torch.equal(m[0].weight.detach(), ckpt["model"]["0.weight"])
+    assert train.evaluate(m, cifar, budget).accuracy == pytest.approx(h.final_acc)
+
+
+def test_a_different_recipe_never_resumes(cifar, dirs, capsys):
+    ck, _ = dirs
+    budget = train.get_budget(quick=dict(TINY, epochs=1), verbose=False)
+    train.fit(tiny_cnn(), cifar, budget, run="recipe", chapter="test")    # the keyword form
+    path = ck / "test-recipe-quick.pt"
+    assert torch.load(path, weights_only=True)["config"]["nesterov"] is True  # as it always was
+    capsys.readouterr()
+    plain = train.Recipe()                                                # plain momentum
+    h = train.fit(tiny_cnn(), cifar, budget, plain, run="recipe", chapter="test")
+    out = capsys.readouterr().out
+    assert "different recipe" in out and "already finished" not in out and h.resumed_from is None
+    assert (ck / "test-recipe-quick.pt.old").exists()
+    train.fit(tiny_cnn(), cifar, budget, plain, run="recipe", chapter="test")
+    assert "already finished" in capsys.readouterr().out                 # the same recipe
+    train.fit(tiny_cnn(), cifar, budget, plain, run="recipe", chapter="test", lr=0.05)
+    assert "different recipe" in capsys.readouterr().out                 # a keyword overrides
+
+
 # --- checkpoints --------------------------------------------------------------------------------
 
 KILLED_RUN = """

@@ -46,6 +46,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from utils.hardware import device as default_device
+# A path as printed (never an absolute path of this machine), and writing without half a file:
+# one of each, in utils.results.
+from utils.results import atomic_write
+from utils.results import shown as _show
+
 __all__ = [
     "CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "CIFAR10", "DataUnavailable", "load_cifar10",
     "subset", "DeviceLoader", "random_crop", "random_flip", "pca_of", "pca_colour_jitter",
@@ -131,18 +137,6 @@ def _search_dirs(root) -> list[Path]:
     return list(dict.fromkeys(dirs))
 
 
-def _show(path: Path) -> str:
-    """A path as printed: relative to the repository (``../shared/...``) or to ``~`` where it
-    lies there, so that no machine's absolute paths end up in a notebook's stored output."""
-    path = Path(os.path.abspath(path))
-    if path.is_relative_to(_REPO_ROOT.parent):
-        return os.path.relpath(path, _REPO_ROOT)
-    home = Path(os.path.expanduser("~"))
-    if path.is_relative_to(home) and home != Path("/"):
-        return "~/" + path.relative_to(home).as_posix()
-    return str(path)
-
-
 # --------------------------------------------------------------------------------------------
 # The cache: one file of uint8 tensors with a checksum
 # --------------------------------------------------------------------------------------------
@@ -159,19 +153,12 @@ def _checksum(tensors: Sequence[torch.Tensor]) -> str:
 
 
 def _write_cache(path: Path, data: CIFAR10) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically (``utils.results.atomic_write``): a temporary file, then a rename."""
     tensors = [getattr(data, k) for k in _TENSOR_KEYS]
     payload = {k: t.contiguous() for k, t in zip(_TENSOR_KEYS, tensors)}
     payload.update(format=_CACHE_FORMAT, classes=list(data.classes), source=data.source,
                    sha256=_checksum(tensors))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def _read_cache(path: Path) -> CIFAR10:
@@ -632,10 +619,6 @@ def denormalise(x: torch.Tensor, mean=CIFAR10_MEAN, std=CIFAR10_STD) -> torch.Te
 # DeviceLoader
 # --------------------------------------------------------------------------------------------
 
-def _default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 class DeviceLoader:
     """Batches of a whole dataset kept on the device, augmented there a batch at a time.
 
@@ -686,7 +669,7 @@ class DeviceLoader:
             if unknown:
                 raise ValueError(f"unknown augmentation {sorted(unknown)}: use 'crop', 'flip', "
                                  "'pca', or a callable f(x, generator)")
-        self.device = torch.device(device) if device is not None else _default_device()
+        self.device = torch.device(device) if device is not None else default_device()
         self.images = images.to(self.device)
         self.labels = labels.to(self.device, torch.int64)
         self.batch_size, self.train, self.augment = batch_size, train, augment

@@ -29,7 +29,7 @@ from matplotlib.path import Path
 from matplotlib.textpath import TextToPath
 from torch import nn
 
-from utils import arithmetic as ar
+from utils import summary as ar  # summary(), the forward pass and the layer kinds it reads
 from utils.style import PALETTE, figure
 
 __all__ = ["architecture", "block", "shape_text"]

@@ -12,6 +12,10 @@ widget where a kernel is running.
 from __future__ import annotations
 
 from utils import arithmetic as ar
+from utils import notebook
+# The notebook plumbing lives in utils.notebook; ``explorer.live_kernel`` and
+# ``explorer.WidgetWithText`` stay importable from here, as the chapters use them.
+from utils.notebook import live_kernel, png
 
 DEFAULTS = dict(size=13, kernel=3, stride=2, padding=1, dilation=1, c_in=3, c_out=8)
 LIMITS = dict(size=(1, 256), kernel=(1, 11), stride=(1, 6), padding=(0, 5), dilation=(1, 4),
@@ -21,6 +25,15 @@ PLAY_NOTE = ("This is a static snapshot. Open this page in Colab (or run the not
              "Jupyter) to move the sliders.")
 
 
+def _out_size(*args) -> ar.Worked:
+    """``conv_out``, or, for a window larger than the padded input, the arithmetic that shows
+    it does not fit (the explorer draws that case instead of refusing it)."""
+    try:
+        return ar.conv_out(*args)
+    except ar.NoOutput as misfit:
+        return misfit.worked
+
+
 def explore(size=13, kernel=3, stride=2, padding=1, dilation=1, c_in=3, c_out=8) -> dict:
     """Everything the explorer shows for one setting of the sliders (a square input and kernel).
 
@@ -28,7 +41,7 @@ def explore(size=13, kernel=3, stride=2, padding=1, dilation=1, c_in=3, c_out=8)
     ``macs`` (Worked, 0 when nothing fits), ``fits`` (bool), ``shape_in``/``shape_out`` (C, H, W)
     and ``markdown``, the paragraph the widget displays.
     """
-    out = ar.conv_out(size, kernel, stride, padding, dilation)
+    out = _out_size(size, kernel, stride, padding, dilation)
     params = ar.conv_params(c_in, c_out, kernel)
     fits = out.value >= 1
     if fits:
@@ -62,7 +75,7 @@ def covered(size, kernel, stride, padding, dilation) -> list[int]:
     end are the pixels that PyTorch's floor leaves out."""
     n = size + 2 * padding
     counts = [0] * n
-    out = ar.conv_out(size, kernel, stride, padding, dilation).value
+    out = _out_size(size, kernel, stride, padding, dilation).value
     for o in range(max(out, 0)):
         for t in range(kernel):
             counts[o * stride + t * dilation] += 1
@@ -80,7 +93,7 @@ def draw(size=13, kernel=3, stride=2, padding=1, dilation=1, position=None, ax=N
     import numpy as np
     from matplotlib.patches import Rectangle
 
-    out = max(ar.conv_out(size, kernel, stride, padding, dilation).value, 0)
+    out = max(_out_size(size, kernel, stride, padding, dilation).value, 0)
     n = size + 2 * padding
     if ax is None:
         fig, axes = plt.subplots(1, 2, figsize=(8, 4), gridspec_kw=dict(width_ratios=[n, max(out, 1)]))
@@ -137,50 +150,13 @@ def show_snapshot(**settings):
     plt.close(fig)
 
 
-def live_kernel() -> bool:
-    """True inside a running Jupyter kernel (Colab, JupyterLab, or a notebook being executed),
-    where a live ipywidgets control can work; False in a terminal or without ipywidgets."""
-    try:
-        from IPython import get_ipython
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-VIEW_MIMETYPE = "application/vnd.jupyter.widget-view+json"
-
-
-def _widget_bundle(widget, **kwargs) -> dict:
-    """The display data of an ipywidget, in ipywidgets 8 and in 7.x alike.
-
-    Colab ships ipywidgets 7.7, whose widgets have no ``_repr_mimebundle_``: they display
-    themselves from ``_ipython_display_`` with the view reference built here (the widget-view
-    mimetype, version 2.0 and the model's id), then run their on-displayed callbacks."""
-    if hasattr(widget, "_repr_mimebundle_"):  # ipywidgets 8
-        bundle = widget._repr_mimebundle_(**kwargs)
-        return dict((bundle[0] if isinstance(bundle, tuple) else bundle) or {})
-    if widget._view_name is None:  # a model with no view (a Layout, a link): nothing to show
-        return {}
-    data = {VIEW_MIMETYPE: dict(version_major=2, version_minor=0, model_id=widget.model_id)}
-    getattr(widget, "_handle_displayed", lambda: None)()  # as 7.x's _ipython_display_ does
-    return data
-
-
-class WidgetWithText:
-    """Displays an ipywidget with a stable plain-text fallback ``text`` (what nbval compares and
-    what a page without a running kernel would print), instead of the widget's repr, which
-    holds a memory address. Chapters with their own controls (the ZFNet projection explorer)
-    display them through it too."""
+class WidgetWithText(notebook.WidgetWithText):
+    """``utils.notebook.WidgetWithText`` whose text defaults to the explorer's
+    (``WIDGET_TEXT``). Chapters with their own controls (the ZFNet projection explorer) display
+    them through it too, with their own text."""
 
     def __init__(self, widget, text: str = WIDGET_TEXT):
-        self.widget, self.text = widget, text
-
-    def _repr_mimebundle_(self, **kwargs):
-        data = _widget_bundle(self.widget, **kwargs)
-        data["text/plain"] = self.text
-        return data
+        super().__init__(widget, text)
 
 
 def _html(markdown: str) -> str:
@@ -201,17 +177,6 @@ def _html(markdown: str) -> str:
             in_list = False
             out.append(f"<p>{text}</p>" if text else "")
     return "".join(out) + ("</ul>" if in_list else "")
-
-
-def _png(fig) -> bytes:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 def widget(**settings):
@@ -236,8 +201,9 @@ def widget(**settings):
         last = max(r["shape_out"][1] ** 2 - 1, 0)
         position.max = play.max = last
         text.value = _html(r["markdown"])
-        image.value = _png(draw(values["size"], values["kernel"], values["stride"],
-                                values["padding"], values["dilation"], min(position.value, last)))
+        image.value = png(draw(values["size"], values["kernel"], values["stride"],
+                               values["padding"], values["dilation"], min(position.value, last)),
+                          dpi=80)
 
     for sl in [*sliders.values(), position]:
         sl.observe(update, names="value")

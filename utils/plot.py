@@ -1,5 +1,6 @@
 """The course's figures, in one look: training curves, images with labels, confusion matrices,
-filters, feature maps, and the comparison across chapters.
+filters, and the comparison across chapters (from the results files, which ``utils.results``
+reads).
 
 Every function returns a matplotlib ``Figure`` that is already closed in pyplot, so a notebook
 shows it exactly once: when it is the last expression of a cell (or passed to ``display``).
@@ -10,15 +11,14 @@ here, whether or not ``use_style()`` was called; ``use_style()`` applies it to y
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import textwrap
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 
+# The results files' reader and schema live in utils.results (plot reads, never writes them).
+from utils.results import best_runs, chapter_pages, is_number, read_results, result_value
 # The palette (Okabe & Ito, 2008) and STYLE live in utils.style, shared with utils.diagram.
 from utils.style import PALETTE, STYLE  # noqa: F401  (plot.PALETTE, plot.STYLE, as before)
 
@@ -221,259 +221,6 @@ def filters(weight, cols: int = 16, title: str | None = None):
     return fig
 
 
-def _module(model, layer):
-    if isinstance(layer, str):
-        modules = dict(model.named_modules())
-        if layer not in modules:
-            raise KeyError(f"feature_maps: no layer named {layer!r}; the model's layers are "
-                           f"{', '.join(n for n in modules if n)}")
-        return modules[layer]
-    return layer
-
-
-def feature_maps(model, layer, image, n: int = 16, cols: int = 8):
-    """The first ``n`` channels that ``layer`` (a module or its name) produces for one image.
-
-    ``image``: [3, H, W], uint8 (normalised here with the CIFAR-10 mean and std) or an already
-    normalised float tensor. The input image is drawn first, then the maps.
-    """
-    module = _module(model, layer)
-    x = image.detach()
-    if x.dtype == torch.uint8:
-        from utils import data
-        mean = torch.tensor(data.CIFAR10_MEAN).view(3, 1, 1)
-        std = torch.tensor(data.CIFAR10_STD).view(3, 1, 1)
-        x = (x.float() / 255 - mean) / std
-    param = next(model.parameters())
-    x = x.to(param.device, param.dtype).unsqueeze(0)
-    got = {}
-    handle = module.register_forward_hook(lambda m, i, o: got.setdefault("out", o))
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(x)
-    finally:
-        handle.remove()
-        model.train(was_training)
-    maps = got["out"][0].float().cpu()
-    n = min(n, maps.shape[0])
-    rows = math.ceil((n + 1) / cols)
-    fig, axes = _figure(rows, cols, figsize=(cols * 0.9, rows * 1.0))
-    with plt.rc_context(STYLE):
-        for i, ax in enumerate(axes.flat):
-            ax.axis("off")
-            if i == 0:
-                ax.imshow(_to_rgb(image), interpolation="nearest")
-                ax.set_title("input", fontsize=8)
-            elif i <= n:
-                ax.imshow(maps[i - 1].numpy(), cmap="viridis", interpolation="nearest")
-                ax.set_title(f"{i - 1}", fontsize=7)
-            else:
-                fig.delaxes(ax)
-        name = (f"layer '{layer}' ({type(module).__name__})" if isinstance(layer, str)
-                else type(module).__name__)
-        fig.suptitle(f"{name}: {n} of {maps.shape[0]} channels, "
-                     f"{maps.shape[1]}\u00d7{maps.shape[2]}", fontsize=9)
-    return fig
-
-
-# ----------------------------------------------------------------- the results files, read once
-
-REPO = Path(__file__).resolve().parent.parent
-
-#: Which of a paper's results stands for the chapter's network in the comparison figures and in
-#: the leaderboard's reference table: one network, on the ImageNet validation set, in the
-#: configuration the chapter builds. A path of keys into the record's ``reference["paper"]``;
-#: a chapter not listed here is represented by the first ImageNet top-1/top-5 result it records.
-HEADLINE = {"alexnet": "ilsvrc2012_one_cnn", "zfnet": "one_convnet",
-            "vgg": "table_3_single_scale/D"}
-
-_TOPK_KEY = re.compile(r"top([15])_error(?:_(val|test))?(?:_(\w+))?")
-_TOPK_NAME = re.compile(r"[,;]?\s*\b(?:(val|validation|test)\s+)?(top-1/top-5|top-1|top-5)\s*$")
-_SPLITS = {"val": "validation", "validation": "validation", "test": "test"}
-_WORDS = ((r"\bilsvrc[ -]?(\d{4})\b", r"ILSVRC-\1"), (r"\bcifar[ -]?10\b", "CIFAR-10"),
-          (r"\bcnn(s?)\b", r"CNN\1"), (r"\btop([15])\b", r"top-\1"), (r"\bpercent\b", ""),
-          (r"\bval\b", "validation"))
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _words(key: str) -> str:
-    """A record's key in words: ``ilsvrc2012_one_cnn`` -> "ILSVRC-2012 one CNN"."""
-    text = key.replace("_", " ")
-    for pattern, repl in _WORDS:
-        text = re.sub(pattern, repl, text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def paper_results(paper) -> list[dict]:
-    """The error rates in a record's ``reference["paper"]``, in the order they are stored.
-
-    Each is ``{"keys", "path", "what", "values", "source", "imagenet"}``: ``keys`` the keys that
-    lead to it, ``path`` the same joined by "/" ("table_3_single_scale/D"), ``what`` in words,
-    ``source`` the nearest ``source`` above it (the paper's table), ``values`` a list of ``{"metric", "split", "qualifier",
-    "value"}`` (metric "top-1", "top-5" or "error"; split "validation", "test" or None; value in
-    %). ``imagenet`` is True for top-1/top-5 classification errors and False for other errors
-    (MNIST, CIFAR-10). Three shapes are read: keys such as ``top5_error_val`` side by side, a
-    ``value`` whose name ends in "val top-1/top-5" or "test top-5", and numbers under a key that
-    contains "error". Anything else (sizes, hardware, notes) is not a result.
-    """
-    found = []
-
-    def add(path, what, values, source, imagenet):
-        found.append({"keys": list(path), "path": "/".join(path), "what": what, "values": values,
-                      "source": source, "imagenet": imagenet})
-
-    def walk(node, path, source):
-        source = node.get("source", source) if isinstance(node.get("source"), str) else source
-        topk = [(k, v) for k, v in node.items() if _TOPK_KEY.fullmatch(k) and _is_number(v)]
-        if topk:
-            values = []
-            for k, v in topk:
-                m = _TOPK_KEY.fullmatch(k)
-                values.append({"metric": f"top-{m.group(1)}", "split": _SPLITS.get(m.group(2)),
-                               "qualifier": m.group(3) and m.group(3).replace("_", " "),
-                               "value": v})
-            add(path, _words(" ".join(path)), values, source, True)
-            return
-        if "value" in node and path:
-            m = _TOPK_NAME.search(path[-1])
-            raw = node["value"] if isinstance(node["value"], list) else [node["value"]]
-            metrics = m.group(2).split("/") if m else []
-            if m and len(raw) == len(metrics) and all(_is_number(v) for v in raw):
-                add(path, path[-1][:m.start()].strip(" ,;"),
-                    [{"metric": mt, "split": _SPLITS.get(m.group(1)), "qualifier": None,
-                      "value": v} for mt, v in zip(metrics, raw)], source, True)
-            return
-        if path and "error" in path[-1]:
-            nums = [(k, v) for k, v in node.items() if _is_number(v)]
-            if nums:
-                add(path, _words(path[-1]), [{"metric": "error", "split": None,
-                                              "qualifier": _words(k), "value": v}
-                                             for k, v in nums], source, False)
-                return
-        for k, v in node.items():
-            if isinstance(v, dict):
-                walk(v, path + [k], source)
-            elif "error" in k and _is_number(v):
-                add(path + [k], _words(k), [{"metric": "error", "split": None, "qualifier": None,
-                                              "value": v}], source, False)
-
-    if isinstance(paper, dict):
-        walk(paper, [], None)
-    return found
-
-
-def result_value(result: dict | None, metric: str):
-    """A result's top-1 or top-5 error in %, validation set first; None when it has none."""
-    if not result:
-        return None
-    order = {"validation": 0, None: 1, "test": 2}
-    values = sorted((v for v in result["values"] if v["metric"] == metric and not v["qualifier"]),
-                    key=lambda v: order.get(v["split"], 3))
-    return values[0]["value"] if values else None
-
-
-def chapter_pages(chapters_dir=None) -> dict[str, dict]:
-    """The book's chapters, from the notebooks' file names and first headings:
-    ``{"alexnet": {"number": 1, "page": "chapters/01_alexnet", "name": "AlexNet", "year": 2012}}``.
-    """
-    chapters_dir = Path(chapters_dir) if chapters_dir is not None else REPO / "chapters"
-    pages = {}
-    for nb in sorted(chapters_dir.glob("*.ipynb")):
-        m = re.fullmatch(r"(\d+)_(.+)", nb.stem)
-        if not m:
-            continue
-        name, year = m.group(2), None
-        try:
-            cells = json.loads(nb.read_text(encoding="utf-8")).get("cells", [])
-        except (OSError, ValueError):
-            cells = []
-        for cell in cells:
-            heading = re.search(r"^# +(.+?)\s*$", "".join(cell.get("source", [])), re.MULTILINE)
-            if cell.get("cell_type") == "markdown" and heading:
-                titled = re.match(r"(.+?)\s*\((\d{4})\)", heading.group(1))
-                name, year = ((titled.group(1), int(titled.group(2))) if titled
-                              else (heading.group(1), None))
-                break
-        pages[m.group(2)] = {"number": int(m.group(1)), "page": f"chapters/{nb.stem}",
-                             "name": name, "year": year}
-    return pages
-
-
-def _latest(runs) -> list[dict]:
-    """The most recent record of each (run, budget), full budget first, runs in recorded order."""
-    latest, first_seen = {}, {}
-    for i, rec in enumerate(runs):
-        key = (rec.get("run", "?"), rec.get("budget", "?"))
-        latest[key] = rec
-        first_seen.setdefault(key[0], i)
-    budgets = {"full": 0, "cpu": 1}
-    return [latest[k] for k in sorted(latest, key=lambda k: (first_seen[k[0]],
-                                                             budgets.get(k[1], 9)))]
-
-
-def read_results(results_dir=None, chapters_dir=None) -> list[dict]:
-    """Every ``<results_dir>/<chapter>.json``, in the book's order: the one reader of the results
-    files, used by the figures here and by ``scripts/leaderboard.py``.
-
-    ``results_dir`` defaults to ``train.results_dir()``, ``chapters_dir`` to the repository's
-    ``chapters/`` (the notebooks give each chapter its number, page, name and year). Each item
-    holds ``chapter`` (the file's stem), ``number``, ``page``, ``name``, ``year`` (None for a file
-    without a notebook), ``reference`` and ``runs`` as stored, and, worked out from them:
-
-    - ``latest``: the latest record of each (run, budget), full budget first;
-    - ``network``: the network as its paper describes it, ``{"name", "params", "macs",
-      "imagenet"}``, from ``reference["imagenet"]`` or else the paper's own configuration
-      (``imagenet`` says which); None when neither gives a size;
-    - ``results``: the paper's error rates (``paper_results``);
-    - ``headline``: the one of them that stands for the network (``HEADLINE``), or None;
-    - ``note``: what the record says instead of an ImageNet result ("no ImageNet result in the
-      paper"), or None.
-
-    A file that is not valid JSON raises ValueError, naming it.
-    """
-    if results_dir is None:
-        from utils import train
-        results_dir = train.results_dir()
-    pages = chapter_pages(chapters_dir)
-    chapters = []
-    for path in sorted(Path(results_dir).glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as e:
-            raise ValueError(f"{path.name} is not valid JSON: {e}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path.name}: expected an object with 'reference' and 'runs'")
-        key = path.stem
-        page = pages.get(key, {"number": None, "page": None, "name": key, "year": None})
-        ref = data.get("reference") or {}
-        paper = ref.get("paper") if isinstance(ref.get("paper"), dict) else {}
-        net = ref.get("imagenet") if isinstance(ref.get("imagenet"), dict) else {}
-        if _is_number(net.get("params")):
-            network = {"name": net.get("network"), "params": net["params"],
-                       "macs": net.get("macs"), "imagenet": True}
-        elif _is_number(paper.get("params")):
-            network = {"name": paper.get("configuration"), "params": paper["params"],
-                       "macs": paper.get("macs"), "imagenet": False}
-        else:
-            network = None
-        results = paper_results(paper)
-        imagenet = [r for r in results if r["imagenet"]]
-        wanted = HEADLINE.get(key)
-        headline = next((r for r in imagenet if r["path"] == wanted), None) if wanted else None
-        headline = headline or (imagenet[0] if imagenet else None)
-        note = paper.get("imagenet") if isinstance(paper.get("imagenet"), str) else None
-        chapters.append({"chapter": key, **page, "reference": ref,
-                         "runs": list(data.get("runs") or []),
-                         "latest": _latest(data.get("runs") or []), "network": network,
-                         "results": results, "headline": headline, "note": note})
-    return sorted(chapters, key=lambda c: (c["number"] is None, c["number"] or 0, c["chapter"]))
-
-
 # ----------------------------------------------------------------- labels that do not overlap
 
 def _si(n) -> str:
@@ -593,10 +340,10 @@ def imagenet_errors(results_dir=None, *, chapters=None):
     """The papers' ImageNet error against the year, one bubble per chapter network, its area
     proportional to the network's parameters: top-1 error on the left, top-5 on the right.
 
-    Each bubble is the chapter's headline result (``HEADLINE``: one network, on the validation
+    Each bubble is the chapter's headline result (``results.HEADLINE``: one network, on the validation
     set). A chapter whose record has only one of top-1 and top-5 appears only in that panel;
     chapters without an ImageNet result are named under the panels. ``chapters``: what
-    ``read_results`` returned (read from ``results_dir`` when None).
+    ``results.read_results`` returned (read from ``results_dir`` when None).
     """
     if chapters is None:
         chapters = read_results(results_dir)
@@ -663,7 +410,7 @@ def ilsvrc_timeline(rows, chapters=None):
     ``rows``: dicts with ``year``, ``kind`` (a key of ``ILSVRC_KINDS``), ``team``, ``network``,
     ``top5_error`` (the number as written, "16.4", or "" for none) and ``chapter`` (the chapter
     that rebuilds the network, or ""), as in ``book/figure-data/ilsvrc.csv``. ``chapters``: what
-    ``chapter_pages`` returns (default: the repository's); a row whose chapter is there is drawn
+    ``results.chapter_pages`` returns (default: the repository's); a row whose chapter is there is drawn
     in the chapters' colour and labelled with its number.
     """
     chapters = chapter_pages() if chapters is None else chapters
@@ -735,26 +482,6 @@ def ilsvrc_timeline(rows, chapters=None):
     return fig
 
 
-def _best_runs(chapters) -> list[dict]:
-    """One point per chapter and budget (full, cpu): of the latest record of each of the
-    chapter's runs, the one with the highest best test accuracy, plus ``chapter`` and ``name``.
-
-    ``chapters``: what ``read_results`` returned (records of other budgets are left out).
-    """
-    points = []
-    for c in chapters:
-        best = {}
-        for r in c["latest"]:
-            b = r.get("budget")
-            if b not in ("cpu", "full") or not _is_number(r.get("best_test_acc")):
-                continue
-            if b not in best or r["best_test_acc"] > best[b]["best_test_acc"]:
-                best[b] = r
-        points += [{**best[b], "chapter": c["chapter"], "name": c["name"]}
-                   for b in ("full", "cpu") if b in best]
-    return points
-
-
 #: The two budgets' panels in ``compare``: never ranked together.
 BUDGET_PANELS = {
     "full": dict(marker="o", colour=PALETTE[0],
@@ -766,7 +493,7 @@ BUDGET_PANELS = {
 
 def _seen(p) -> str:
     """How much data a run saw: "100k images seen\n(10k × 10 epochs)"."""
-    if _is_number(p.get("train_images")) and _is_number(p.get("epochs")):
+    if is_number(p.get("train_images")) and is_number(p.get("epochs")):
         return (f"{_si(p['train_images'] * p['epochs'])} images seen\n"
                 f"({_si(p['train_images'])} × {p['epochs']} epochs)")
     return "images seen: not recorded"
@@ -774,20 +501,20 @@ def _seen(p) -> str:
 
 def compare(results_dir=None, x: str = "params", *, chapters=None):
     """CIFAR-10 test accuracy against parameters or multiply-adds (log scale), one point per
-    chapter and budget (its best run, ``_best_runs``).
+    chapter and budget (its best run, ``results.best_runs``).
 
     The budgets train on different amounts of data, so they are drawn in separate panels and
     never ranked together: left the ``full`` runs (a GPU, the whole training set), right the
     ``cpu`` runs (a laptop-class processor, a subset for a few epochs). Every point says how many
     images its run saw (training images × epochs). A budget without runs leaves its panel saying
-    so. ``chapters``: what ``read_results`` returned (read from ``results_dir``, default
-    ``train.results_dir()``, when None).
+    so. ``chapters``: what ``results.read_results`` returned (read from ``results_dir``, default
+    ``results.results_dir()``, when None).
     """
     if x not in ("params", "macs"):
         raise ValueError(f"x={x!r}: use 'params' or 'macs'")
     if chapters is None:
         chapters = read_results(results_dir)
-    points = [p for p in _best_runs(chapters) if _is_number(p.get(x))]
+    points = [p for p in best_runs(chapters) if is_number(p.get(x))]
     fig, axes = _figure(1, 2, figsize=(7.0, 3.6), sharex=True)
     with plt.rc_context(STYLE):
         xs = [p[x] for p in points] or [1e5, 1e8]

@@ -1,4 +1,4 @@
-"""Training on CIFAR-10 for every chapter: budgets, ``fit``, evaluation, checkpoints, results.
+"""Training on CIFAR-10 for every chapter: budgets, ``fit``, evaluation, checkpoints.
 
 One loop serves three kinds of machine:
 
@@ -12,9 +12,10 @@ Nothing is lost: every epoch ends with a checkpoint written atomically, and a ru
 executed again resumes from it (a Colab disconnect costs at most one epoch). Runs with the ``cpu``
 or ``full`` budget append a record to ``results/<chapter>.json``, which the leaderboard reads.
 
-The recipe follows what made CIFAR-10 training fast (Page, 2018; Jordan, 2024): SGD with Nesterov
-momentum and a one-cycle learning rate, label smoothing, no weight decay on norms and biases,
-batched augmentation on the device.
+How the network is trained is a ``Recipe`` (``utils.recipe``: optimiser, schedule, label
+smoothing, auxiliary losses, moving average of the weights...); where things are kept and the
+records' schema are ``utils.results``; the progress display is ``utils.notebook``. Their public
+names stay available here (``train.Recipe``, ``train.record_reference``, ``train.shown``...).
 
 Use, in a chapter::
 
@@ -35,15 +36,9 @@ import dataclasses
 import datetime
 import hashlib
 import inspect
-import io
-import json
 import math
-import numbers
 import os
-import re
 import sys
-import tempfile
-import textwrap
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -53,9 +48,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-REPO = Path(__file__).resolve().parent.parent
+from utils.hardware import describe_device, device
+from utils.notebook import Reporter, in_notebook
+from utils.recipe import (Recipe, RMSpropTF, default_lr, ema_for, loss_for,  # noqa: F401
+                          make_optimizer, make_schedule, optimizer_for, param_groups,
+                          schedule_for)
+from utils.results import (REPO, Record, append_record, atomic_write,  # noqa: F401
+                           checkpoint_dir, checkpoint_path, format_seconds, one_line,
+                           record_reference, remove_stale_temporaries, results_dir,
+                           results_path, set_aside, shown)
+
 BUDGET_NAMES = ("quick", "cpu", "full")
 CHECKPOINT_FORMAT = 2  # 2 adds the model's fingerprint; 1 is still read (and never matches)
+
+#: ``fit``'s keyword form (``lr=..., nesterov=...`` without a ``Recipe``) starts from this: the
+#: defaults fit had before recipes, Nesterov momentum included (``Recipe()`` has plain momentum).
+LEGACY = Recipe(nesterov=True)
 
 # The defaults of each budget. A chapter overrides fields with get_budget(full={...}, cpu={...}).
 DEFAULT_BUDGETS = {
@@ -67,24 +75,6 @@ DEFAULT_BUDGETS = {
     "quick": dict(epochs=2, train_size=2_000, test_size=1_000, batch_size=128,
                   note="tests and CI (CNN_BUDGET=quick): a small subset of the real data"),
 }
-
-
-# --- device -------------------------------------------------------------------------------------
-
-def device() -> torch.device:
-    """The device to train on: the first CUDA GPU when there is one, else the CPU."""
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
-
-def describe_device(dev: torch.device | str | None = None) -> str:
-    """A short human name for the device: "NVIDIA Tesla T4", "CPU (2 threads)"."""
-    dev = torch.device(dev) if dev is not None else device()
-    if dev.type == "cuda":
-        name = torch.cuda.get_device_name(dev)
-        return name if name.upper().startswith("NVIDIA") else f"NVIDIA {name}"
-    if dev.type == "cpu":
-        return f"CPU ({torch.get_num_threads()} threads)"
-    return dev.type.upper()
 
 
 # --- budgets ------------------------------------------------------------------------------------
@@ -260,190 +250,8 @@ class History:
         return f"History({self.line()})"
 
 
-def format_seconds(s: float) -> str:
-    """12.3 s, 4 min 05 s, 1 h 02 min."""
-    if s < 60:
-        return f"{s:.1f} s"
-    if s < 3600:
-        return f"{int(s // 60)} min {int(s % 60):02d} s"
-    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
 
-
-# --- optimiser and schedule --------------------------------------------------------------------
-
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Two groups: weights of convolutions and linear layers decay; norms and biases do not.
-
-    A parameter with one dimension or none (biases, BatchNorm/LayerNorm scales and shifts) gets
-    no weight decay: shrinking a norm's scale only changes the effective learning rate of the
-    layer before it, and biases are too few to overfit (Goyal et al., 2017; Jordan, 2024).
-    """
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    return [g for g in groups if g["params"]]
-
-
-def make_optimizer(model, optimizer="sgd", lr=None, momentum=0.9, nesterov=True,
-                   weight_decay=5e-4, batch_size=256):
-    """SGD (Nesterov momentum by default) or AdamW over ``param_groups``.
-
-    Default peak learning rate: SGD 0.1 per 256 images of batch (the linear scaling rule used by
-    He et al., 2016 and Goyal et al., 2017), AdamW 1e-3.
-    """
-    groups = param_groups(model, weight_decay)
-    if optimizer == "sgd":
-        lr = 0.1 * batch_size / 256 if lr is None else lr
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0)
-    if optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=1e-3 if lr is None else lr)
-    raise ValueError(f"optimizer={optimizer!r}: use 'sgd' or 'adamw'")
-
-
-def make_schedule(opt, schedule, total_steps, warmup):
-    """Learning rate per step: 'onecycle' (linear up, linear down: Smith's one-cycle as in Page,
-    2018), 'cosine' (linear warm-up, then cosine to zero) or 'constant' (linear warm-up, then flat).
-
-    ``warmup`` is the fraction of all steps spent rising linearly to the peak (at least one
-    step, two for one-cycle); 0 means none for 'cosine' and 'constant'.
-    """
-    from torch.optim import lr_scheduler as S
-    if total_steps < 1:
-        raise ValueError(f"total_steps={total_steps}: no batch to train on (is the training set "
-                         f"smaller than one batch?)")
-    warm = max(1, round(warmup * total_steps))
-    if schedule == "onecycle":
-        if total_steps < 4:  # OneCycleLR needs at least two steps in each of its two phases
-            return S.LambdaLR(opt, lambda step: 1.0)
-        warm = min(max(2, warm), total_steps - 2)
-        peaks = [g["lr"] for g in opt.param_groups]
-        return S.OneCycleLR(opt, max_lr=peaks, total_steps=total_steps,
-                            pct_start=warm / total_steps, anneal_strategy="linear",
-                            cycle_momentum=False, div_factor=25.0, final_div_factor=1e3)
-    if schedule in ("cosine", "constant") and warmup == 0:  # no warm-up at all
-        return (S.CosineAnnealingLR(opt, T_max=total_steps) if schedule == "cosine"
-                else S.LambdaLR(opt, lambda step: 1.0))
-    if schedule in ("cosine", "constant"):
-        up = S.LinearLR(opt, start_factor=0.04, end_factor=1.0, total_iters=warm)
-        rest = max(1, total_steps - warm)
-        after = (S.CosineAnnealingLR(opt, T_max=rest) if schedule == "cosine"
-                 else S.ConstantLR(opt, factor=1.0, total_iters=0))
-        return S.SequentialLR(opt, [up, after], milestones=[warm])
-    raise ValueError(f"schedule={schedule!r}: use 'onecycle', 'cosine' or 'constant'")
-
-
-# --- paths, checkpoints and records ------------------------------------------------------------
-
-def _safe(name: str) -> str:
-    name = str(name).strip()
-    if not name:
-        raise ValueError("run and chapter names must not be empty")
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
-
-
-def checkpoint_dir(budget: "Budget | str | None" = None) -> Path:
-    """``$CNN_CHECKPOINT_DIR`` if set; else ``<repo>/checkpoints``, except for the quick budget.
-
-    Quick runs (tests, CI) checkpoint to the system's temporary folder, so that running the
-    notebooks leaves the repository as it was.
-    """
-    if os.environ.get("CNN_CHECKPOINT_DIR"):
-        return Path(os.environ["CNN_CHECKPOINT_DIR"])
-    if getattr(budget, "name", budget) == "quick":
-        return Path(tempfile.gettempdir()) / "cnn-history-checkpoints"
-    return REPO / "checkpoints"
-
-
-def results_dir() -> Path:
-    return Path(os.environ["CNN_RESULTS_DIR"]) if os.environ.get("CNN_RESULTS_DIR") \
-        else REPO / "results"
-
-
-def checkpoint_path(chapter: str, run: str, budget: Budget) -> Path:
-    """``checkpoint_dir(budget)``, file ``<chapter>-<run>-<budget>.pt``."""
-    return checkpoint_dir(budget) / f"{_safe(chapter)}-{_safe(run)}-{budget.name}.pt"
-
-
-def results_path(chapter: str) -> Path:
-    """``$CNN_RESULTS_DIR`` or ``<repo>/results``, file ``<chapter>.json``."""
-    return results_dir() / f"{_safe(chapter)}.json"
-
-
-def shown(path: Path) -> str:
-    """A path as it may be printed: relative to the repository, or to the folder's variable.
-
-    Never an absolute path of this machine (those must not reach a stored notebook).
-    """
-    path = Path(path).resolve()
-    for var in ("CNN_CHECKPOINT_DIR", "CNN_RESULTS_DIR"):
-        root = os.environ.get(var)
-        if root:
-            try:
-                return f"${var}/{path.relative_to(Path(root).resolve()).as_posix()}"
-            except ValueError:
-                pass
-    try:
-        return path.relative_to(REPO.resolve()).as_posix()
-    except ValueError:
-        pass
-    try:
-        return f"<temporary folder>/{path.relative_to(Path(tempfile.gettempdir()).resolve()).as_posix()}"
-    except ValueError:
-        return path.name
-
-
-def _remove_stale_temporaries(path: Path) -> None:
-    """Delete ``.<name>.*.tmp`` files that a process killed in mid-write left beside ``path``."""
-    if path.parent.is_dir():
-        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: never half a file.
-
-    A temporary file left by an earlier write that was killed (``kill -9``) is removed first.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _set_aside(path: Path, why: str) -> Path:
-    """Rename a checkpoint or results file that cannot be used, keeping it for inspection:
-    ``<name>.<why>``, or ``<name>.<why>-2``, ``-3``... when that exists already."""
-    aside, k = path.with_name(f"{path.name}.{why}"), 1
-    while aside.exists():
-        k += 1
-        aside = path.with_name(f"{path.name}.{why}-{k}")
-    os.replace(path, aside)
-    return aside
-
-
-def _scrub(message: str, path: Path) -> str:
-    """An error message without the machine's absolute paths (it may reach a notebook)."""
-    for p in (path.resolve(), path, path.resolve().parent, path.parent):
-        if str(p) not in (".", ""):
-            message = message.replace(str(p), shown(p) if p.suffix else "<folder>")
-    return message
-
+# --- checkpoints ---------------------------------------------------------------------------------
 
 def load_checkpoint(path: Path) -> dict | None:
     """The checkpoint's contents, or None (with a message) when it is missing or unreadable.
@@ -452,7 +260,7 @@ def load_checkpoint(path: Path) -> dict | None:
     and the file can still be inspected.
     """
     path = Path(path)
-    _remove_stale_temporaries(path)
+    remove_stale_temporaries(path)
     if not path.exists():
         return None
     try:
@@ -461,17 +269,12 @@ def load_checkpoint(path: Path) -> dict | None:
                 or not {"model", "history", "budget", "epoch"} <= set(ckpt):
             raise ValueError("not a checkpoint of utils.train (fields missing)")
     except Exception as e:  # noqa: BLE001 - any unreadable file is handled the same way
-        aside = _set_aside(path, "corrupt")
-        why = _one_line(str(e), path) or "truncated"
+        aside = set_aside(path, "corrupt")
+        why = one_line(str(e), path) or "truncated"
         print(f"checkpoint {shown(path)} is unreadable ({type(e).__name__}: {why}); set aside "
               f"as {shown(aside)}, training from the start")
         return None
     return ckpt
-
-
-def _one_line(message: str, path: Path, width: int = 200) -> str:
-    """An error message on one line, without machine paths, shortened at a word boundary."""
-    return textwrap.shorten(_scrub(message, path), width, placeholder=" …")
 
 
 def _forward_source(cls) -> str:
@@ -557,181 +360,8 @@ def model_cost(model: nn.Module, input_size=(3, 32, 32)) -> tuple[int, int | Non
         return params, None, f"not counted ({type(e).__name__})"
 
 
-def _json_dump(obj) -> bytes:
-    return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _read_results(path: Path, chapter: str) -> dict:
-    """The results file's contents; an unreadable file is set aside (never overwritten)."""
-    empty = {"chapter": chapter, "reference": {}, "runs": []}
-    if not path.exists():
-        return empty
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not isinstance(data.get("runs", []), list):
-            raise ValueError("expected an object with a 'runs' list")
-    except (ValueError, UnicodeDecodeError) as e:
-        aside = _set_aside(path, "corrupt")
-        print(f"results file {shown(path)} is unreadable ({_scrub(str(e), path)}); set aside as "
-              f"{shown(aside)}, starting a new one")
-        return empty
-    out = {"chapter": data.get("chapter", chapter), "reference": data.get("reference", {}),
-           "runs": data.get("runs", [])}
-    out.update({k: v for k, v in data.items() if k not in out})
-    return out
-
-
-def _plain(obj, where="value"):
-    """Check that ``obj`` is JSON-ready (numbers, strings, lists, dicts); convert tensors/tuples."""
-    if isinstance(obj, torch.Tensor) and obj.numel() == 1:
-        return obj.item()
-    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, float, str)):
-        return obj
-    if isinstance(obj, numbers.Integral):  # numpy integers
-        return int(obj)
-    if isinstance(obj, numbers.Real):
-        return float(obj)
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v, where) for v in obj]
-    if isinstance(obj, dict):
-        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in obj.items()}
-    if hasattr(obj, "params") and hasattr(obj, "macs"):  # an arithmetic.Summary
-        return {"params": int(obj.params), "macs": int(obj.macs)}
-    if hasattr(obj, "value"):  # an arithmetic.Worked
-        return _plain(obj.value, where)
-    raise TypeError(f"{where}: {type(obj).__name__} cannot be stored in a results file "
-                    f"(use numbers, strings, lists and dicts)")
-
-
-def record_reference(chapter: str, *, imagenet=None, paper=None, cifar=None) -> dict:
-    """Store the chapter's reference numbers in ``results/<chapter>.json``; returns them.
-
-    ``imagenet``: the ImageNet configuration's parameters and MACs (a dict, or an
-    ``arithmetic.Summary``, stored as its ``params`` and ``macs``); ``paper``: the paper's own
-    numbers with the table they come from, e.g. ``dict(top5_error=15.3, params=60e6,
-    source="Table 2")``; ``cifar``: anything about the CIFAR-10 configuration. Arguments left None
-    keep what is stored. Idempotent: the file is written only when the content changes. Under the
-    quick budget nothing is written. Prints nothing (so the cell's output is the same under every
-    budget, as nbval wants): show the returned dict if you like.
-    """
-    path = results_path(chapter)
-    data = _read_results(path, _safe(chapter))
-    new = dict(data["reference"])
-    for key, value in (("imagenet", imagenet), ("paper", paper), ("cifar", cifar)):
-        if value is not None:
-            new[key] = _plain(value, key)
-    quick = os.environ.get("CNN_BUDGET", "").strip().lower() == "quick"
-    if new != data["reference"] and not quick:
-        data["reference"] = new
-        _atomic_write(path, lambda f: f.write(_json_dump(data)))
-    return new
-
-
-def _append_record(chapter: str, record: dict) -> Path:
-    path = results_path(chapter)
-    data = _read_results(path, _safe(chapter))
-    data["runs"].append(record)
-    _atomic_write(path, lambda f: f.write(_json_dump(data)))
-    return path
-
 
 # --- the loop -----------------------------------------------------------------------------------
-
-def _in_notebook() -> bool:
-    """True inside a Jupyter/Colab kernel (where live figures and widget bars make sense)."""
-    ip = sys.modules.get("IPython")
-    shell = ip.get_ipython() if ip is not None and hasattr(ip, "get_ipython") else None
-    return shell is not None and (type(shell).__name__ == "ZMQInteractiveShell"
-                                  or "google.colab" in sys.modules)
-
-
-class _Reporter:
-    """Where a run's progress goes: a transient tqdm.auto bar, a text line per epoch, a figure.
-
-    In a notebook (Jupyter, Colab) three display slots are used, each updated in place: the epoch
-    log (plain text, one line per epoch), the progress bar (one tqdm widget for the whole run, reset
-    each epoch, and replaced by nothing at the end) and the training curve (a PNG redrawn after
-    every epoch). The stored notebook thus keeps the log and exactly one static figure, and no
-    widget (the book cannot show widgets). Elsewhere (terminal, tests, CI) the lines are printed,
-    tqdm draws its text bar on a terminal only, and nothing is plotted.
-    """
-
-    def __init__(self, notebook: bool, live_plot: bool):
-        self.notebook, self.live_plot = notebook, live_plot and notebook
-        self.lines, self.bar = [], None
-        self.log_slot = self.bar_slot = self.fig_slot = None
-        if self.notebook:
-            from IPython.display import HTML, display
-            self.log_slot = display(_Text(""), display_id=True)
-            self.bar_slot = display(HTML(""), display_id=True)
-            if self.live_plot:
-                self.fig_slot = display(HTML(""), display_id=True)
-
-    def line(self, text: str):
-        """One line of the log: printed, or appended to the notebook's log slot."""
-        if self.log_slot is None:
-            print(text, flush=True)
-        else:
-            self.lines.append(text)
-            self.log_slot.update(_Text("\n".join(self.lines)))
-
-    def start_epoch(self, total: int, desc: str):
-        if self.notebook:
-            if self.bar is None:
-                try:
-                    from tqdm.notebook import tqdm as tqdm_nb
-                    self.bar = tqdm_nb(total=total, desc=desc, leave=False, unit="batch",
-                                       display=False)
-                    from utils.explorer import WidgetWithText  # ipywidgets 7.7 (Colab) and 8
-                    self.bar_slot.update(WidgetWithText(self.bar.container, ""))
-                except Exception:  # noqa: BLE001 - no ipywidgets: no bar; the log remains
-                    self.bar = False
-            elif self.bar:
-                self.bar.reset(total=total)
-                self.bar.set_description(desc, refresh=False)
-            return
-        from tqdm.auto import tqdm
-        self.bar = tqdm(total=total, desc=desc, leave=False, unit="batch", disable=None)
-
-    def step(self, n: int, **postfix):
-        if self.bar:
-            self.bar.set_postfix(postfix, refresh=False)
-            self.bar.update(n)
-
-    def end_epoch(self):
-        if self.bar and not self.notebook:
-            self.bar.close()
-            self.bar = None
-
-    def figure(self, history: "History"):
-        if self.fig_slot is None or not history.epochs:
-            return
-        from IPython.display import Image
-        from utils import plot
-        fig = plot.training(history)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        self.fig_slot.update(Image(data=buf.getvalue(), format="png"))
-
-    def close(self):
-        if self.bar:
-            self.bar.close()
-        self.bar = None
-        if self.bar_slot is not None:
-            from IPython.display import HTML
-            self.bar_slot.update(HTML(""))
-            self.bar_slot = None
-
-
-class _Text:
-    """Plain text for a display slot (shown like printed output)."""
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
 
 def _autocast(dev: torch.device, amp: bool):
     """The mixed-precision type: bf16 on GPUs that have it in hardware (compute capability 8.0+,
@@ -821,26 +451,27 @@ def evaluate(model: nn.Module, data, budget=None, tta: bool = False, *, resize=N
     return _evaluation(preds, labels, loss, classes, d.test_images, tta)
 
 
-def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
-        optimizer: str = "sgd", lr: float | None = None, momentum: float = 0.9,
-        nesterov: bool = True, weight_decay: float = 5e-4, schedule: str = "onecycle",
-        warmup: float | None = None, label_smoothing: float = 0.0,
-        augment=("crop", "flip"), amp: bool = True, compile: bool = False,
-        checkpoint: bool = True, record: bool = True, live_plot: bool = True, tta: bool = False,
-        seed: int = 0, extra: dict | None = None, resume: bool = True, fresh: bool = False,
-        resize: int | None = None, criterion=None, on_epoch=None) -> History:
-    """Train ``model`` on CIFAR-10 (``data`` from ``utils.data.load_cifar10``) within ``budget``.
+
+
+# --- fit ------------------------------------------------------------------------------------------
+
+def fit(model: nn.Module, data, budget: Budget, recipe: Recipe | None = None, *, run: str,
+        chapter: str, compile: bool = False, checkpoint: bool = True, record: bool = True,
+        live_plot: bool = True, tta: bool = False, seed: int = 0, extra: dict | None = None,
+        resume: bool = True, fresh: bool = False, resize: int | None = None, criterion=None,
+        on_epoch=None, **recipe_fields) -> History:
+    """Train ``model`` on CIFAR-10 (``data`` from ``utils.data.load_cifar10``) within ``budget``,
+    following ``recipe`` (a ``Recipe``: optimiser, learning rate and schedule, label smoothing,
+    auxiliary losses, augmentation, mixed precision, moving average of the weights).
 
     ``run`` names the run (checkpoint file, results record); ``chapter`` the results file.
-    Optimiser: 'sgd' (Nesterov momentum unless ``nesterov=False``) or 'adamw'; ``lr`` is the peak
-    learning rate (default 0.1 per 256 images of batch for SGD, 1e-3 for AdamW). ``schedule``:
-    'onecycle', 'cosine' or 'constant', each with a linear warm-up over the fraction ``warmup``
-    of the run (default 0.2 for one-cycle, 0.05 otherwise). Weight decay skips norms and biases.
-    ``augment`` is passed to ``utils.data.DeviceLoader``; ``resize`` too (for chapters whose
-    network needs a larger input). ``tta``: evaluate with flip test-time augmentation.
-    ``criterion(output, labels) -> loss`` replaces the default cross-entropy (with
-    ``label_smoothing``), e.g. for GoogLeNet's auxiliary classifiers: a model whose training
-    output is a tuple has its first element taken as the logits for accuracy.
+    Any field of ``Recipe`` may also be given as a keyword (``lr=0.02, nesterov=False``): it
+    overrides that field of ``recipe``, or, without a recipe, of ``LEGACY``, the defaults fit
+    had before recipes (SGD with Nesterov momentum, one-cycle), so that older calls train as
+    they did. ``tta``: evaluate with flip test-time augmentation; ``resize``: enlarge the
+    images (for a network that needs a larger input); ``criterion(output, labels) -> loss``
+    replaces the recipe's loss. A model whose training output is a tuple has its first element
+    taken as the logits.
 
     Checkpoints: after every epoch, atomically (quick runs: in the temporary folder). With
     ``resume=True`` (default) a checkpoint of the same chapter, run, budget, recipe and model
@@ -849,74 +480,135 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
     and reports without training. Any other checkpoint is never loaded: the run starts afresh
     and says why. ``fresh=True`` or ``resume=False`` trains from the start whatever is stored
     (the old file is kept as ``<name>.old``). A NaN or infinite loss stops the run with
-    ``Diverged`` (no record, no checkpoint of the diverged weights). Records: a finished run with the cpu or full budget appends to
-    ``results/<chapter>.json`` (unless ``record=False``); ``extra`` (a dict of plain values) is
-    stored with the record. ``on_epoch(history)`` is called after each epoch's checkpoint.
+    ``Diverged`` (no record, no checkpoint of the diverged weights). Records: a finished run
+    with the cpu or full budget appends a ``Record`` to ``results/<chapter>.json`` (unless
+    ``record=False``), the recipe with it; ``extra`` (a dict of plain values) is stored with
+    it. ``on_epoch(history)`` is called after each epoch's checkpoint. With ``recipe.ema`` the
+    moving average is evaluated, and ``model`` ends with its weights.
 
     Returns a ``History``; ``history.evaluation`` holds the final per-class accuracy and
     confusion matrix. Call ``torch.manual_seed(...)`` before building the model: ``seed`` fixes
     the data order, augmentation and dropout, not the initial weights.
     """
+    r = _setup(model, data, budget, _recipe_of(recipe, recipe_fields), run=run, chapter=chapter,
+               compile=compile, tta=tta, seed=seed, resize=resize, criterion=criterion,
+               checkpoint=checkpoint)
+    start, already_done = _resume(r, fresh or not resume) if checkpoint else (0, False)
+    report = Reporter(in_notebook(), live_plot, _training_figure)
+    try:
+        for e in r.history.epochs:
+            report.line(_epoch_line(e, budget.epochs))
+        report.figure(r.history)
+        _epochs(r, start, report, checkpoint=checkpoint, on_epoch=on_epoch)
+    finally:
+        report.close()
+    return _finish(r, report, record=record and not already_done, extra=extra)
+
+
+def _recipe_of(recipe: Recipe | None, fields: dict) -> Recipe:
+    """``recipe`` (or ``LEGACY``) with the fields given to fit as keywords replaced."""
+    if recipe is not None and not isinstance(recipe, Recipe):
+        raise TypeError(f"fit's fourth argument is a Recipe, got {type(recipe).__name__}")
+    names = [f.name for f in dataclasses.fields(Recipe)]
+    unknown = [k for k in fields if k not in names]
+    if unknown:
+        raise TypeError(f"fit() got an unexpected keyword argument {unknown[0]!r}; a recipe's "
+                        f"fields are {', '.join(names)}")
+    return dataclasses.replace(LEGACY if recipe is None else recipe, **fields)
+
+
+def _training_figure(history):
+    """The live figure of a run (utils.train imports utils.plot, never the reverse)."""
+    from utils import plot
+    return plot.training(history)
+
+
+@dataclass
+class _Run:
+    """What ``fit``'s set-up made, for the epoch loop and the finish."""
+
+    model: nn.Module
+    step_model: nn.Module  # the model, or its torch.compile'd form
+    data: object  # what fit was given
+    d: object  # its subset for the budget
+    train_loader: object
+    test_loader: object
+    opt: torch.optim.Optimizer
+    sched: object
+    scaler: object
+    ema: object  # an AveragedModel, or None
+    criterion: object
+    dtype: object
+    tta: bool
+    resize: int | None
+    budget: Budget
+    history: History
+    config: dict  # the resolved recipe and the run's settings: stored in checkpoint and record
+    fingerprint: str
+    path: Path
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The weights that are evaluated: the moving average when the recipe keeps one."""
+        return self.ema.module if self.ema is not None else self.step_model
+
+
+def _setup(model, data, budget, recipe, *, run, chapter, compile, tta, seed, resize, criterion,
+           checkpoint) -> _Run:
+    """Device, data, optimiser, schedule and moving average; prints the run's first lines."""
     if not isinstance(budget, Budget):
         raise TypeError(f"budget must be a Budget from get_budget(), got {type(budget).__name__}")
-    warmup = (0.2 if schedule == "onecycle" else 0.05) if warmup is None else warmup
-    if not 0 <= warmup < 1:
-        raise ValueError(f"warmup={warmup}: a fraction of the run, in [0, 1)")
+    recipe = recipe.resolved(budget.batch_size)
     dev = device()
-    dtype = _autocast(dev, amp)
+    dtype = _autocast(dev, recipe.amp)
     channels_last = dev.type == "cuda"
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     n_params = sum(p.numel() for p in model.parameters())
     fingerprint = model_fingerprint(model)
-
     torch.manual_seed(seed)
     model.to(dev)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    d, train_loader, test_loader = _loaders(data, budget, dev, augment=augment, seed=seed,
+    d, train_loader, test_loader = _loaders(data, budget, dev, augment=recipe.augment, seed=seed,
                                             resize=resize, channels_last=channels_last)
-    opt = make_optimizer(model, optimizer, lr, momentum, nesterov, weight_decay, budget.batch_size)
-    peak_lr = opt.param_groups[0]["lr"]
-    sched = make_schedule(opt, schedule, budget.epochs * len(train_loader), warmup)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)  # torch >= 2.3
-    step_model = torch.compile(model) if compile else model
-    config = dict(optimizer=optimizer, lr=peak_lr, momentum=momentum,
-                  nesterov=nesterov, weight_decay=weight_decay, schedule=schedule, warmup=warmup,
-                  label_smoothing=label_smoothing, augment=_describe_augment(augment),
-                  amp=str(dtype).replace("torch.", "") if dtype else "off", compile=compile,
-                  tta=tta, seed=seed, resize=resize,
+    opt = optimizer_for(model, recipe, budget.batch_size)
+    config = dict(recipe.to_dict(), precision=str(dtype).replace("torch.", "") if dtype else "off",
+                  compile=compile, tta=tta, seed=seed, resize=resize,
                   criterion=None if criterion is None else getattr(
                       criterion, "__name__", type(criterion).__name__))
-
     n_train, n_test = len(d.train_labels), len(d.test_labels)
     history = History(run=run, chapter=chapter, budget=budget, device_name=describe_device(dev),
                       data_source=getattr(data, "source", ""), train_images=n_train,
                       test_images=n_test)
     print(f"{chapter}/{run}: budget '{budget.name}' on {history.device_name}: {n_train:,} "
           f"training images, {n_test:,} test images, {budget.epochs} epochs, batch "
-          f"{budget.batch_size}; {n_params:,} parameters; {optimizer} peak lr {config['lr']:.3g}, "
-          f"{schedule}" + (f", mixed precision {config['amp']}" if dtype else ""))
+          f"{budget.batch_size}; {n_params:,} parameters; {recipe.optimizer} peak lr "
+          f"{recipe.lr:.3g}, {recipe.schedule}"
+          + (f", mixed precision {config['precision']}" if dtype else ""))
     if history.data_source:
         print(f"data: {history.data_source}")
     if getattr(data, "synthetic", False):
         print("NOTE: synthetic data (made-up images for unit tests): these accuracies say nothing "
               "about CIFAR-10, and no results record is written")
-
-    path = checkpoint_path(chapter, run, budget)
     if checkpoint and "google.colab" in sys.modules and not os.environ.get("CNN_CHECKPOINT_DIR"):
         print("Colab: checkpoints are kept on this machine, which survives a lost connection but "
               "not a reset runtime. To keep them, mount Google Drive and set "
               "os.environ['CNN_CHECKPOINT_DIR'] to a folder there before training.")
-    state = dict(model=model, opt=opt, sched=sched, scaler=scaler, loader=train_loader)
-    start, already_done = (_resume(path, history, state, budget, fingerprint, config,
-                                   fresh or not resume) if checkpoint else (0, False))
-    report = _Reporter(_in_notebook(), live_plot)
-    for e in history.epochs:
-        report.line(_epoch_line(e, budget.epochs))
-    report.figure(history)
-    if criterion is None:
-        criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    return _Run(model=model, step_model=torch.compile(model) if compile else model, data=data,
+                d=d, train_loader=train_loader, test_loader=test_loader, opt=opt,
+                sched=schedule_for(opt, recipe, len(train_loader), budget.epochs),
+                scaler=torch.amp.GradScaler("cuda", enabled=dtype == torch.float16),
+                ema=None if recipe.ema is None else ema_for(model, recipe.ema),
+                criterion=loss_for(recipe) if criterion is None else criterion, dtype=dtype,
+                tta=tta, resize=resize, budget=budget, history=history, config=config,
+                fingerprint=fingerprint, path=checkpoint_path(chapter, run, budget))
+
+
+def _epochs(r: _Run, start: int, report, *, checkpoint: bool, on_epoch) -> None:
+    """Epochs ``start`` to the budget's last: each trained, evaluated, checkpointed, reported.
+    A divergence or an interruption stops the run, saying what was kept."""
+    budget, history = r.budget, r.history
     try:
         # fp16: the GradScaler skips steps whose gradients overflow (on purpose, at the start);
         # PyTorch then warns that the schedule stepped without the optimiser.
@@ -924,12 +616,11 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
                                 category=UserWarning)
         for epoch in range(start, budget.epochs):
             t0 = time.perf_counter()
-            report.start_epoch(len(train_loader), f"epoch {epoch + 1}/{budget.epochs}")
-            stats = _train_epoch(step_model, train_loader, opt, sched, scaler, criterion, dtype,
-                                 history, report)
+            report.start_epoch(len(r.train_loader), f"epoch {epoch + 1}/{budget.epochs}")
+            stats = _train_epoch(r, report)
             train_seconds = time.perf_counter() - t0
             report.end_epoch()
-            preds, labels, test_loss = _predict(step_model, test_loader, dtype, tta)
+            preds, labels, test_loss = _predict(r.evaluated, r.test_loader, r.dtype, r.tta)
             if not math.isfinite(test_loss):
                 raise Diverged(f"the test loss became {test_loss} after epoch {epoch + 1}, "
                                f"although the training loss stayed finite")
@@ -940,10 +631,10 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
                 "images_per_s": stats["images"] / train_seconds})
             history.finished = epoch + 1 == budget.epochs
             if history.finished:
-                history.evaluation = _evaluation(preds, labels, test_loss, d.classes,
-                                                 d.test_images, tta)
+                history.evaluation = _evaluation(preds, labels, test_loss, r.d.classes,
+                                                 r.d.test_images, r.tta)
             if checkpoint:
-                _save(path, history, state, budget, n_params, fingerprint, config)
+                _save(r)
             report.line(_epoch_line(history.epochs[-1], budget.epochs))
             report.figure(history)
             if on_epoch is not None:
@@ -951,30 +642,37 @@ def fit(model: nn.Module, data, budget: Budget, *, run: str, chapter: str,
     except Diverged as e:
         report.close()
         done = len(history.epochs)
-        kept = (f"the checkpoint of epoch {done} ({shown(path)}), from before, is kept"
+        kept = (f"the checkpoint of epoch {done} ({shown(r.path)}), from before, is kept"
                 if checkpoint and done else "nothing was saved")
         raise Diverged(
-            f"{chapter}/{run} diverged: {e}. The run stopped: no results record was written, "
-            f"{kept}. Try a smaller peak learning rate (lr={peak_lr / 10:.3g}, ten times "
-            f"smaller), a longer warm-up (warmup=0.3), or check the model's initialisation; "
-            f"run the cell again with fresh=True once it is fixed.") from None
+            f"{history.chapter}/{history.run} diverged: {e}. The run stopped: no results record "
+            f"was written, {kept}. Try a smaller peak learning rate (lr="
+            f"{r.config['lr'] / 10:.3g}, ten times smaller), a longer warm-up (warmup=0.3), or "
+            f"check the model's initialisation; run the cell again with fresh=True once it is "
+            f"fixed.") from None
     except KeyboardInterrupt:
         report.close()
         done = len(history.epochs)
         print(f"interrupted during epoch {done + 1}: " + (
-            f"run the cell again to resume from epoch {done + 1} (checkpoint {shown(path)})"
+            f"run the cell again to resume from epoch {done + 1} (checkpoint {shown(r.path)})"
             if checkpoint and done else "nothing was saved"))
         raise
-    finally:
-        report.close()
 
+
+def _finish(r: _Run, report, *, record: bool, extra: dict | None) -> History:
+    """The final evaluation, the moving average's weights into the model, the last line, and
+    the results record."""
+    history = r.history
     if history.evaluation is None and history.epochs:
         # A finished run loaded from its checkpoint: evaluate its weights once, for the figures.
-        preds, labels, test_loss = _predict(step_model, test_loader, dtype, tta)
-        history.evaluation = _evaluation(preds, labels, test_loss, d.classes, d.test_images, tta)
+        preds, labels, test_loss = _predict(r.evaluated, r.test_loader, r.dtype, r.tta)
+        history.evaluation = _evaluation(preds, labels, test_loss, r.d.classes, r.d.test_images,
+                                         r.tta)
+    if r.ema is not None and history.epochs:
+        r.model.load_state_dict(r.ema.module.state_dict())  # the weights that were evaluated
     report.line(history.line())
-    if record and history.finished and not already_done:
-        _record(history, model, data, d, config, extra, resize)
+    if record and history.finished:
+        _record(r, extra)
     return history
 
 
@@ -983,15 +681,7 @@ def _logits(out):
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
-def _describe_augment(augment):
-    if not augment:
-        return None
-    if callable(augment):
-        return getattr(augment, "__name__", type(augment).__name__)
-    return ", ".join(str(a) for a in augment)
-
-
-def _train_epoch(model, loader, opt, sched, scaler, criterion, dtype, history, report) -> dict:
+def _train_epoch(r: _Run, report) -> dict:
     """One pass over the training set; returns train_loss, train_acc and images.
 
     Sums stay on the device and are read about ten times an epoch (for the bar and the
@@ -999,6 +689,7 @@ def _train_epoch(model, loader, opt, sched, scaler, criterion, dtype, history, r
     raises ``Diverged`` naming the step and its learning rate: on the CPU at once (a check
     costs nothing there), on a GPU at the next of those reads, before any checkpoint.
     """
+    model, loader, opt, history = r.step_model, r.train_loader, r.opt, r.history
     model.train()
     dev = next(model.parameters()).device
     total = torch.zeros(2, device=dev)  # loss sum, correct
@@ -1011,9 +702,9 @@ def _train_epoch(model, loader, opt, sched, scaler, criterion, dtype, history, r
     t0 = time.perf_counter()
     for i, (x, y) in enumerate(loader):
         lrs.append(opt.param_groups[0]["lr"])
-        with _cast(dtype):
+        with _cast(r.dtype):
             out = model(x)
-            loss = criterion(out, y)
+            loss = r.criterion(out, y)
         if dev.type == "cpu":
             if not torch.isfinite(loss):
                 _raise_diverged(loss.item(), i, lrs, len(history.epochs), len(loader))
@@ -1021,10 +712,12 @@ def _train_epoch(model, loader, opt, sched, scaler, criterion, dtype, history, r
             bad = ~torch.isfinite(loss.detach()) & (first_bad < 0)
             first_bad = torch.where(bad, torch.full_like(first_bad, i), first_bad)
         opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        sched.step()
+        r.scaler.scale(loss).backward()
+        r.scaler.step(opt)
+        r.scaler.update()
+        r.sched.step()
+        if r.ema is not None:
+            r.ema.update_parameters(r.model)
         with torch.no_grad():
             batch = torch.stack([loss.detach().float() * y.numel(),
                                  (_logits(out).argmax(1) == y).sum().float()])
@@ -1055,28 +748,37 @@ def _raise_diverged(value: float, step: int, lrs: list, epochs_done: int, steps:
                    f"{step + 1} of {steps}, at learning rate {lrs[step]:.3g}")
 
 
-def _save(path, history, state, budget, n_params, fingerprint, config):
-    weights = state["model"].state_dict()
+def _save(r: _Run) -> None:
+    history = r.history
+    weights = r.model.state_dict()
     if _non_finite(weights):  # never checkpoint a diverged network (fit checks the loss first)
         raise Diverged(f"the weights hold NaN or infinite values after epoch "
                        f"{len(history.epochs)} ({', '.join(_non_finite(weights)[:3])})")
     ckpt = {"format": CHECKPOINT_FORMAT, "epoch": len(history.epochs),
             "finished": history.finished, "model": weights,
-            "optimizer": state["opt"].state_dict(), "scheduler": state["sched"].state_dict(),
-            "scaler": state["scaler"].state_dict(), "rng": _rng_state(state["loader"]),
-            "history": history.to_dict(), "budget": budget.key(), "params": n_params,
-            "fingerprint": fingerprint, "config": config}
-    _atomic_write(path, lambda f: torch.save(ckpt, f))
+            "optimizer": r.opt.state_dict(), "scheduler": r.sched.state_dict(),
+            "scaler": r.scaler.state_dict(), "rng": _rng_state(r.train_loader),
+            "history": history.to_dict(), "budget": r.budget.key(),
+            "params": sum(p.numel() for p in r.model.parameters()),
+            "fingerprint": r.fingerprint, "config": r.config}
+    if r.ema is not None:
+        ckpt["ema"] = r.ema.state_dict()
+    atomic_write(r.path, lambda f: torch.save(ckpt, f))
+
+
+#: What a checkpoint written before a recipe field existed had for it: that field's default.
+_RECIPE_DEFAULTS = Recipe().to_dict()
 
 
 def _recipe(config) -> dict | None:
-    """The settings a resumed run must share with its checkpoint. Mixed precision and
-    ``torch.compile`` are left out: a reconnected Colab session may get another GPU type."""
-    return None if config is None else {k: v for k, v in config.items()
-                                        if k not in ("amp", "compile")}
+    """The settings a resumed run must share with its checkpoint: the recipe, and the run's
+    seed, test-time augmentation, input size and loss. Mixed precision and ``torch.compile`` are
+    left out: a reconnected Colab session may get another GPU type."""
+    return None if config is None else {k: v for k, v in {**_RECIPE_DEFAULTS, **config}.items()
+                                        if k not in ("amp", "precision", "compile")}
 
 
-def _resume(path, history, state, budget, fingerprint, config, fresh) -> tuple[int, bool]:
+def _resume(r: _Run, fresh: bool) -> tuple[int, bool]:
     """Pick up the run's checkpoint: returns (epochs already done, whether the run had finished).
 
     Only a checkpoint of this very model (``model_fingerprint``), budget and recipe is loaded.
@@ -1085,9 +787,10 @@ def _resume(path, history, state, budget, fingerprint, config, fresh) -> tuple[i
     as ``.corrupt``, one whose weights hold NaN as ``.nan``, one that does not load into the
     model as ``.mismatch``. Nothing is deleted.
     """
+    path, history, budget = r.path, r.history, r.budget
     if fresh:
         if path.exists():
-            aside = _set_aside(path, "old")
+            aside = set_aside(path, "old")
             print(f"starting afresh (fresh=True or resume=False): the previous checkpoint is "
                   f"set aside as {shown(aside)}")
         return 0, False
@@ -1095,8 +798,8 @@ def _resume(path, history, state, budget, fingerprint, config, fresh) -> tuple[i
     if ckpt is None:
         return 0, False
     why = [w for w, bad in (("budget", ckpt["budget"] != budget.key()),
-                            ("model", ckpt.get("fingerprint") != fingerprint),
-                            ("recipe", _recipe(ckpt.get("config")) != _recipe(config))) if bad]
+                            ("model", ckpt.get("fingerprint") != r.fingerprint),
+                            ("recipe", _recipe(ckpt.get("config")) != _recipe(r.config))) if bad]
     if why:
         return _start_afresh(path, "old", f"is of a different {' and '.join(why)}"
                              + (" (its layers, shapes or forward code differ)"
@@ -1104,10 +807,12 @@ def _resume(path, history, state, budget, fingerprint, config, fresh) -> tuple[i
     if _non_finite(ckpt["model"]):
         return _start_afresh(path, "nan", "holds NaN or infinite weights (a diverged run)")
     try:
-        state["model"].load_state_dict(ckpt["model"])
-    except RuntimeError as e:
+        r.model.load_state_dict(ckpt["model"])
+        if r.ema is not None:
+            r.ema.load_state_dict(ckpt["ema"])
+    except (RuntimeError, KeyError) as e:
         return _start_afresh(path, "mismatch", f"does not load into this model "
-                             f"({_one_line(str(e), path)})")
+                             f"({one_line(str(e), path)})")
     stored = History.from_dict(ckpt["history"])
     history.epochs, history.trace = stored.epochs, stored.trace
     done = int(ckpt["epoch"])
@@ -1116,10 +821,10 @@ def _resume(path, history, state, budget, fingerprint, config, fresh) -> tuple[i
         print(f"this run already finished: its weights and history are loaded from checkpoint "
               f"{shown(path)} (fit(..., fresh=True) trains it again)")
         return done, True
-    state["opt"].load_state_dict(ckpt["optimizer"])
-    state["sched"].load_state_dict(ckpt["scheduler"])
-    state["scaler"].load_state_dict(ckpt["scaler"])
-    _set_rng_state(ckpt["rng"], state["loader"])
+    r.opt.load_state_dict(ckpt["optimizer"])
+    r.sched.load_state_dict(ckpt["scheduler"])
+    r.scaler.load_state_dict(ckpt["scaler"])
+    _set_rng_state(ckpt["rng"], r.train_loader)
     history.resumed_from = done
     print(f"resuming from epoch {done + 1} of {budget.epochs} (checkpoint {shown(path)})")
     return done, False
@@ -1127,33 +832,30 @@ def _resume(path, history, state, budget, fingerprint, config, fresh) -> tuple[i
 
 def _start_afresh(path: Path, why: str, what: str) -> tuple[int, bool]:
     """Set the checkpoint aside as ``<name>.<why>`` and say in one line why training restarts."""
-    aside = _set_aside(path, why)
+    aside = set_aside(path, why)
     print(f"checkpoint {shown(path)} {what}: set aside as {shown(aside)}, training from the start")
     return 0, False
 
 
-def _record(history, model, data, d, config, extra, resize):
+def _record(r: _Run, extra: dict | None) -> None:
     """Append the finished run to results/<chapter>.json (cpu and full budgets only)."""
-    if history.budget.name == "quick":
+    history = r.history
+    if history.budget.name == "quick" or getattr(r.data, "synthetic", False):
         return  # quick runs never touch results/
-    if getattr(data, "synthetic", False):
-        return
-    side = resize or 32
-    params, macs, how = model_cost(model, (3, side, side))
-    rec = {
-        "run": history.run, "budget": history.budget.name, "device": history.device_name,
-        "torch": torch.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "epochs": len(history.epochs), "train_images": len(d.train_labels),
-        "test_images": len(d.test_labels), "batch_size": history.budget.batch_size,
-        "best_test_acc": round(history.best_acc, 4), "final_test_acc": round(history.final_acc, 4),
-        "wall_seconds": round(history.wall_seconds, 1),
-        "images_per_s": round(history.images_per_s, 1),
-        "params": params, "macs": macs, "macs_counted_by": how, "input_size": f"3x{side}x{side}",
-        "data_source": history.data_source, "resumed": history.resumed_from is not None,
-        "recipe": _plain(config, "recipe"), "extra": _plain(extra or {}, "extra"),
-    }
-    out = _append_record(history.chapter, rec)
+    side = r.resize or 32
+    params, macs, how = model_cost(r.model, (3, side, side))
+    rec = Record(
+        run=history.run, budget=history.budget.name, device=history.device_name,
+        torch=torch.__version__,
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        epochs=len(history.epochs), train_images=len(r.d.train_labels),
+        test_images=len(r.d.test_labels), batch_size=history.budget.batch_size,
+        best_test_acc=round(history.best_acc, 4), final_test_acc=round(history.final_acc, 4),
+        wall_seconds=round(history.wall_seconds, 1),
+        images_per_s=round(history.images_per_s, 1), params=params, macs=macs,
+        macs_counted_by=how, input_size=f"3x{side}x{side}", data_source=history.data_source,
+        resumed=history.resumed_from is not None, recipe=r.config, extra=extra or {})
+    out = append_record(history.chapter, rec)
     print(f"result recorded in {shown(out)}")
 
 

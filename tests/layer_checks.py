@@ -1,0 +1,141 @@
+"""Helpers for the tests of utils.layers: the chapters' own definitions of their networks, taken
+out of the notebooks (to compare them with the graduated versions), and full-size networks with
+random weights built in a fraction of the usual time.
+
+``chapter_definitions("01_alexnet", "AlexNet")`` finds the code cell that defines the class (or
+function) ``AlexNet`` in chapters/01_alexnet.ipynb, takes that definition alone (not the rest of
+the cell, which builds and trains things), and executes it in a namespace that holds what the
+chapters import: ``torch``, ``nn``, ``F``, ``torchvision``, ``OrderedDict`` and ``layers``
+(utils.layers). It returns the namespace. The notebook is read as JSON, never executed, so these
+tests stay fast, and they fail as soon as a chapter's network and its utils twin drift apart.
+
+``build(make)`` builds a network on the meta device, gives it memory without initialising it and
+fills it with seeded random numbers: a VGG-16 in a fraction of the time of PyTorch's own
+initialisation, and random weights are all an equal-output test needs.
+
+A chapter may stop defining a network and import it from utils.layers instead; then there is
+nothing left to compare: ``chapter_definitions`` skips the test when the chapter refers to
+``layers.<graduated>`` and fails it otherwise (the definition was renamed or lost).
+"""
+
+import ast
+import json
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from utils import layers
+
+CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
+
+
+def _code_cells(chapter: str) -> list[str]:
+    path = CHAPTERS / f"{chapter}.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def _parseable(source: str) -> str:
+    """The cell with IPython's magics and shell escapes (``%time``, ``!pip``) turned into blanks."""
+    return re.sub(r"(?m)^(\s*)[%!].*$", r"\1pass", source)
+
+
+def _definitions(chapter: str) -> dict[str, str]:
+    """Every top-level ``class``/``def`` of the chapter's code cells: name -> source (the last
+    definition of a name wins, as when the notebook is run top to bottom)."""
+    found = {}
+    for source in _code_cells(chapter):
+        source = _parseable(source)
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                lines = source.splitlines()[first - 1:node.end_lineno]
+                found[node.name] = "\n".join(lines) + "\n"
+    return found
+
+
+def chapter_definitions(chapter: str, *names: str, graduated: str | None = None) -> dict:
+    """Execute the chapter's definitions of ``names`` (in that order: list helpers first) and
+    return the namespace they were executed in. ``graduated``: the utils.layers name that
+    replaces them, for the skip message when the chapter uses it directly."""
+    found = _definitions(chapter)
+    missing = [n for n in names if n not in found]
+    if missing:
+        text = "\n".join(_code_cells(chapter))
+        if graduated and re.search(rf"\blayers\.{re.escape(graduated)}\b", text):
+            pytest.skip(f"chapters/{chapter}.ipynb no longer defines {', '.join(missing)}: "
+                        f"it uses layers.{graduated} itself")
+        pytest.fail(f"chapters/{chapter}.ipynb defines no {', '.join(missing)} (and does not use "
+                    f"layers.{graduated}): rename the test's reference or the chapter's code")
+    namespace = {"torch": torch, "nn": nn, "F": F, "torchvision": torchvision,
+                 "OrderedDict": OrderedDict, "layers": layers, "__name__": f"chapters.{chapter}"}
+    for name in names:
+        exec(compile(found[name], f"chapters/{chapter}.ipynb:{name}", "exec"), namespace)
+    return namespace
+
+
+def same_init(make_ours, make_theirs, seed: int = 0) -> bool:
+    """Whether the two constructors, called after the same ``torch.manual_seed``, give identical
+    state dicts: the same modules created in the same order with the same initialisation."""
+    torch.manual_seed(seed)
+    ours = make_ours().state_dict()
+    torch.manual_seed(seed)
+    theirs = make_theirs().state_dict()
+    return list(ours) == list(theirs) and all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+PERIOD = 65_537  # a prime: a tiled noise pattern of this length repeats in no row or filter
+
+
+def _uniform_(t: torch.Tensor, low: float, high: float, g: torch.Generator):
+    """Fill ``t`` with uniform noise: fresh numbers for the first ``PERIOD`` values, then that
+    stretch tiled (drawing 100 million numbers one by one takes seconds; tiling is a copy)."""
+    n = t.numel()
+    noise = torch.empty(min(n, PERIOD)).uniform_(low, high, generator=g)
+    if n > PERIOD:
+        noise = noise.repeat(-(-n // PERIOD))[:n]
+    t.copy_(noise.view(t.shape))
+
+
+def build(make, seed: int | None = 0) -> nn.Module:
+    """``make()`` with seeded random weights, fast: built on the meta device, then given memory.
+
+    Weights are uniform with variance 1/fan-in (so that activations keep their scale through a
+    deep ReLU network), biases and batch-norm shifts small, batch-norm scales and running
+    variances in [0.5, 1.5] (so that a misplaced normalisation would change the output), and
+    integer buffers (``num_batches_tracked``) zero. Every tensor gets its own noise. ``seed=None``
+    leaves the memory uninitialised: for the network that ``same_as_reference`` overwrites with
+    the other's weights anyway.
+    """
+    with torch.device("meta"):
+        model = make()
+    hidden = {n for n, _ in model.named_buffers()} - set(model.state_dict())
+    if hidden:  # non-persistent buffers (LeNetC3's table) would be left as uninitialised memory
+        raise ValueError(f"build() cannot fill non-persistent buffers {sorted(hidden)}: "
+                         "construct this model normally")
+    model = model.to_empty(device="cpu")
+    if seed is None:
+        return model
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if not t.is_floating_point():
+                t.zero_()
+            elif name.endswith("running_var") or (t.dim() == 1 and name.endswith("weight")):
+                _uniform_(t, 0.5, 1.5, g)
+            elif t.dim() == 1:
+                _uniform_(t, -0.1, 0.1, g)
+            else:
+                bound = (3.0 / t[0].numel()) ** 0.5
+                _uniform_(t, -bound, bound, g)
+    return model

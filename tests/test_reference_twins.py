@@ -1,0 +1,76 @@
+"""Every network and block of the course that has a twin in torchvision *is* that twin.
+
+One parametrized test, one case per twin, each through ``utils.layers.same_as_reference``:
+
+- VGG-11, 13, 16, 19 and their batch-norm variants (chapters/04_vgg.ipynb): ``VGG(config,
+  batch_norm, adaptive_pool=True)`` against ``torchvision.models.vgg11`` … ``vgg19_bn``;
+- torchvision's AlexNet, the single-tower "one weird trick" network that chapters/01_alexnet.ipynb
+  rebuilds as ``AlexNetOWT`` (taken from the notebook; utils does not keep it, since no later
+  chapter needs it) against ``torchvision.models.alexnet``;
+- the blocks that later families share (utils/layers/common.py) against ``torchvision.ops``.
+
+Each case runs twice: at full size on the meta device (parameter count and state-dict layout, in
+no time and no memory), then with random weights (``build``) on a small input, for the outputs.
+"""
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from tests.layer_checks import build, chapter_definitions
+from utils.layers import (VGG, AlexNet, ConvBNAct, SqueezeExcitation, StochasticDepth,
+                          same_as_reference)
+
+
+def alexnet_owt():
+    chapter = chapter_definitions("01_alexnet", "AlexNetOWT", graduated="AlexNetOWT")
+    return chapter["AlexNetOWT"]()
+
+
+TWINS = {  # name: (ours, theirs, a small input that both accept)
+    "ConvBNAct = ops.Conv2dNormActivation": (
+        lambda: ConvBNAct(16, 32, 3, stride=2, activation_layer=nn.SiLU),
+        lambda: torchvision.ops.Conv2dNormActivation(16, 32, 3, stride=2,
+                                                     activation_layer=nn.SiLU),
+        (16, 8, 8)),
+    "ConvBNAct (depthwise) = ops.Conv2dNormActivation": (
+        lambda: ConvBNAct(24, 24, 5, groups=24, activation_layer=nn.ReLU6),
+        lambda: torchvision.ops.Conv2dNormActivation(24, 24, 5, groups=24,
+                                                     activation_layer=nn.ReLU6),
+        (24, 7, 7)),
+    "SqueezeExcitation = ops.SqueezeExcitation": (
+        lambda: SqueezeExcitation(64, 4), lambda: torchvision.ops.SqueezeExcitation(64, 4),
+        (64, 5, 5)),
+    "StochasticDepth = ops.StochasticDepth": (
+        lambda: StochasticDepth(0.2), lambda: torchvision.ops.StochasticDepth(0.2, "row"),
+        (8, 3, 3)),
+    "AlexNetOWT (chapter 1) = alexnet": (
+        alexnet_owt, torchvision.models.alexnet, (3, 64, 64)),
+}
+for config, name in {"A": "vgg11", "B": "vgg13", "D": "vgg16", "E": "vgg19"}.items():
+    for bn in (False, True):
+        TWINS[f"VGG {config}{' + BN' if bn else ''} = {name}{'_bn' if bn else ''}"] = (
+            lambda config=config, bn=bn: VGG(config, batch_norm=bn, adaptive_pool=True),
+            getattr(torchvision.models, name + ("_bn" if bn else "")),
+            (3, 32, 32))
+
+
+@pytest.mark.parametrize("name", list(TWINS))
+def test_twin(name):
+    make_ours, make_theirs, size = TWINS[name]
+    with torch.device("meta"):
+        full_size = same_as_reference(make_ours(), make_theirs())
+    full_size.assert_ok()
+    check = same_as_reference(build(make_ours, seed=None), build(make_theirs), size, batch=1)
+    check.assert_ok()
+    assert check.same_output is True                    # compared, not skipped
+
+
+def test_torchvisions_alexnet_is_not_the_papers():
+    """The trap the AlexNet chapter explains: torchvision.models.alexnet is Krizhevsky's 2014
+    single-tower variant (64-192-384-256-256 filters, no normalisation), not the 2012 network."""
+    with torch.device("meta"):
+        check = same_as_reference(AlexNet(groups=1), torchvision.models.alexnet())
+    assert not check.ok and check.params == (62_378_344, 61_100_840)
+    assert "NOT the same network" in str(check)
