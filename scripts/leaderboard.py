@@ -23,7 +23,7 @@ What it writes:
 - ``book/figures/timeline.svg``: the challenge's winning top-5 error, 2010-2017, with the course's
   networks (``utils.plot.ilsvrc_timeline``, from ``book/figure-data/ilsvrc.csv``).
 
-Every results file is read by ``utils.plot.read_results``, the one reader of their schema.
+Every results file is read by ``utils.results.read_results``, the one reader of their schema.
 
 ``book/figure-data/ilsvrc.csv`` has one row per result, each with its source: ``year``; ``kind``
 (``winner``: the winning entry with the supplied training data; ``winner-extra-data``: the same
@@ -44,20 +44,17 @@ import csv
 import hashlib
 import io
 import json
-import os
 import re
 import sys
 from pathlib import Path
-
-os.environ.setdefault("MPLBACKEND", "Agg")  # no window: the figures go to files
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import matplotlib  # noqa: E402
 
-from utils import plot  # noqa: E402
+from utils import plot, results  # noqa: E402
 from utils.arithmetic import fmt, fmt_big  # noqa: E402
-from utils.train import format_seconds  # noqa: E402
+from utils.results import format_seconds  # noqa: E402
 
 BOOK = ROOT / "book"
 TABLE = "_leaderboard_table.md"
@@ -166,6 +163,20 @@ def figure_block(name: str, alt: str, caption: str) -> list[str]:
             caption, "```", ""]
 
 
+RUN_HEADER = ("| Chapter | Run | Budget, device, date | Training | Test accuracy (best / final) "
+              "| Wall time | Parameters / MACs |")
+#: The runs are never ranked across budgets: one table per budget, each with what it measures.
+RUN_TABLES = (
+    ("full", "### Full runs (a GPU)",
+     "Each chapter's `full` budget: all 50,000 training images for the chapter's full number of "
+     "epochs. These rows can be compared with each other and with the papers."),
+    ("cpu", "### Laptop runs (the `cpu` budget)",
+     "What two CPU cores show in minutes to an hour. Each chapter sizes its own `cpu` budget "
+     "(the Training column: images × epochs), so these rows measure the runs, not the "
+     "architectures: do not rank them."),
+)
+
+
 def render_table(chapters: list[dict]) -> str:
     lines = ["% Written by scripts/leaderboard.py from results/*.json: do not edit by hand.", ""]
     runs = [(c, r) for c in chapters for r in c["latest"]]
@@ -178,9 +189,9 @@ def render_table(chapters: list[dict]) -> str:
         now = ("Only `cpu` runs are recorded so far: the left panel fills in when a chapter is "
                "run with the `full` budget on a GPU. " if "full" not in budgets else
                "Only `full` runs are recorded so far. " if "cpu" not in budgets else "")
-        seen = ("A `cpu` point is a laptop run on a subset of the training set, tested on a "
-                "subset of the test set: its label says how many images the run saw "
-                "(training images × epochs). ")
+        seen = ("A `cpu` point is a laptop run, on part or all of the training set for a few "
+                "epochs at most and tested on a subset of the test set: its label says how many "
+                "images the run saw (training images × epochs). ")
         for x, what in (("macs", "multiply-adds per 32×32 image"), ("params", "parameters")):
             lines += figure_block(
                 f"cifar10-{x}.svg", f"CIFAR-10 test accuracy against {what}, by budget",
@@ -188,18 +199,14 @@ def render_table(chapters: list[dict]) -> str:
                 f"(log scale), one point per chapter and budget. `full` runs (left) and `cpu` "
                 f"runs (right) differ in data and epochs, so they are never ranked together. "
                 + seen + now)
-    if runs:
-        lines += [
-            "| Chapter | Run | Budget, device, date | Training | Test accuracy (best / final) "
-            "| Wall time | Parameters / MACs |",
-            "|---|---|---|---|---|---|---|",
-        ] + [run_row(c, r) for c, r in runs] + [
-            "",
-            "¹ Measured on the offline JPEG copy of CIFAR-10 (re-encoded at quality 75): accuracies "
-            "run a little lower than on the official files.",
-        ]
-    else:
-        lines.append("No training run has been recorded yet.")
+    for budget, heading, intro in RUN_TABLES:
+        rows = [run_row(c, r) for c, r in runs if r["budget"] == budget]
+        lines += [heading, "", intro, ""]
+        lines += ([RUN_HEADER, "|---|---|---|---|---|---|---|", *rows] if rows
+                  else [f"No `{budget}` run has been recorded yet."]) + [""]
+    if any(r.get("data_source") for _, r in runs):
+        lines.append("¹ Measured on the offline JPEG copy of CIFAR-10 (re-encoded at quality 75): "
+                     "accuracies run a little lower than on the official files.")
     refs = [c for c in chapters if c["reference"]]
     lines += ["", "## Reference numbers", ""]
     if refs:
@@ -267,7 +274,7 @@ def svg(fig, title: str, identifier: str) -> bytes:
 
 def figures(chapters: list[dict], rows: list[dict]) -> dict[str, bytes]:
     """Every figure, by file name, rendered."""
-    runs = plot._best_runs(chapters)
+    runs = results.best_runs(chapters)
     out = {}
     for x, what in (("macs", "multiply-adds"), ("params", "parameters")):
         out[f"cifar10-{x}.svg"] = svg(
@@ -280,7 +287,7 @@ def figures(chapters: list[dict], rows: list[dict]) -> dict[str, bytes]:
         plot.imagenet_errors(chapters=chapters),
         "The papers' ImageNet top-1 and top-5 error against the year",
         digest(drawn))
-    pages = plot.chapter_pages(ROOT / "chapters")
+    pages = results.chapter_pages(ROOT / "chapters")
     out["timeline.svg"] = svg(
         plot.ilsvrc_timeline(rows, pages),
         "ILSVRC's winning top-5 classification error, 2010-2017",
@@ -299,7 +306,7 @@ def svg_meta(data: bytes) -> tuple[str | None, str | None]:
 def outputs(results_dir: Path, ilsvrc: Path = ILSVRC) -> dict[str, bytes]:
     """Everything the script writes, by path relative to book/."""
     try:
-        chapters = plot.read_results(results_dir, ROOT / "chapters")
+        chapters = results.read_results(results_dir, ROOT / "chapters")
     except ValueError as e:
         sys.exit(f"results/{e}")
     out = {TABLE: render_table(chapters).encode("utf-8")}
@@ -324,6 +331,9 @@ def stale(path: Path, new: bytes) -> str | None:
 
 
 def main(argv=None) -> int:
+    # No window: the figures go to files. Set here, not at import: the tests import this module,
+    # and an environment variable would reach the notebooks' kernels that nbval starts.
+    matplotlib.use("Agg")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="exit 1 if a table or figure is out of date; write nothing")
