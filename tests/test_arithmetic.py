@@ -728,3 +728,17 @@ def test_formulas_stand_alone_and_no_import_cycle():
             reach(nxt, seen + (start,))
     for name in names:
         reach(name)
+
+
+def test_summary_shows_the_papers_layer_names():
+    """``names=`` relabels rows (the paper's conv1 for torchvision's features.0); a row is found
+    by either name, the checks are unchanged, and a name that is not a layer is refused."""
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 10))
+    plain = ar.summary(net, (3, 8, 8))
+    named = ar.summary(net, (3, 8, 8), names={"0": "conv1", "3": "fc"})
+    assert [r.name for r in named.rows] == ["conv1", "1", "2", "fc"]
+    assert named.row("conv1") is named.row("0") and named.row("fc").params == 8 * 36 * 10 + 10
+    assert named.checks == plain.checks and named.params == plain.params
+    assert "conv1" in str(named) and "conv1" in named._repr_html_()
+    with pytest.raises(KeyError, match="no layer named 'conv9'"):
+        ar.summary(net, (3, 8, 8), names={"conv9": "x"})

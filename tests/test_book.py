@@ -13,7 +13,12 @@ the index and every page of the table of contents and checks:
 - the "Colab" launch link of a chapter opens exactly that notebook on GitHub, from the
   repository named in ``_config.yml``;
 - no build error box: no docutils system message, no unresolved reference, no stored
-  traceback.
+  traceback;
+- what a reader meets (``reader_view``, with the network closed, every fold closed and the
+  maths typeset): at 1280 px no output wider than its box, no raw TeX in the text (MathJax is
+  served from the built site), no nbval marker, every image loaded, remote ones included (no page
+  may need the network), and on a chapter page at most ``MAX_WORDS`` visible words; at 400 px
+  the page itself does not scroll sideways.
 
 The last two tests build a small book with a toc entry pointing nowhere, a corrupted figure, a
 figure removed from the page and a stored traceback, and require every check to fire (and a
@@ -23,8 +28,8 @@ nothing.
 Chromium: ``$CHROMIUM_EXECUTABLE``, else Debian's ``chromium`` (``apt-get install chromium``),
 driven by playwright's Python package. Without it the browser tests skip and say why. The
 network stays closed: Chromium is started without its background services and every request
-that is not for a local file is aborted (the formulas' MathJax comes from a CDN and does not
-matter here).
+that is not for a local file is aborted: the formulas must render from the built site's own
+MathJax (``sphinx-mathjax-offline``).
 """
 
 import base64
@@ -151,7 +156,10 @@ def check_page(page, html: Path, *, book_title: str, title: str | None = None,
                           timeout=15_000)
     h1 = page.evaluate("""() => {
         const h = document.querySelector('article h1') || document.querySelector('main h1');
-        return h ? h.textContent.replace(/[#¶]\\s*$/, '').trim() : null; }""")
+        if (!h) return null;
+        const c = h.cloneNode(true);  // a numbered chapter's "4. " is not part of its title
+        c.querySelectorAll('.section-number').forEach(e => e.remove());
+        return c.textContent.replace(/[#¶]\\s*$/, '').trim(); }""")
     got = page.title()
     if not h1:
         problems.append("no <h1> heading on the page")
@@ -169,8 +177,8 @@ def check_page(page, html: Path, *, book_title: str, title: str | None = None,
                       output: !!img.closest('.cell_output')});
         }
         return out; }""")
-    for img in images:  # a remote image (a Colab badge) cannot load with the network closed
-        if not img["ok"] and not re.match(r"https?://", img["src"] or ""):
+    for img in images:  # a remote image cannot load with the network closed: none is allowed
+        if not img["ok"]:
             problems.append(f"image did not load: {img['src']}")
     shown = sum(img["output"] for img in images)
     if figures is not None and shown != figures:
@@ -189,6 +197,76 @@ def check_page(page, html: Path, *, book_title: str, title: str | None = None,
     for text in page.locator(".output.stderr").all_inner_texts():
         if "Traceback (most recent call last)" in text:
             problems.append(f"a traceback in a stored stderr output: {text.strip()[:300]}")
+    return problems
+
+
+#: A chapter page is a lecture: at most this many words visible with every fold closed.
+MAX_WORDS = 6000
+#: TeX that MathJax should have turned into formulas; left in the visible text it means the
+#: maths did not render (no network, no MathJax).
+RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\\frac|\\times|\\lfloor|\$\$")
+#: What a reader must never see: nbval's comment markers belong in cell tags.
+MARKERS = re.compile(r"NBVAL_\w+")
+
+
+def reader_view(page, html: Path, width: int = 1280) -> dict:
+    """What a reader meets on ``html`` at ``width`` px with every fold closed, maths typeset.
+
+    Returns ``words`` (visible words in the article: prose, code and outputs together),
+    ``wide`` (outputs whose content is wider than their box, each as a short description),
+    ``tex`` (raw TeX left in the visible text outside code), ``markers`` (nbval markers
+    visible), ``broken`` (images that did not load, remote ones included) and ``scroll``
+    (how many px the page itself scrolls sideways).
+    """
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(html.as_uri(), wait_until="load")
+    page.evaluate("""async () => {
+        if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+            try { await MathJax.startup.promise; } catch (e) {} } }""")
+    return page.evaluate("""async () => {
+        const art = document.querySelector('article.bd-article') || document.querySelector('main');
+        const text = art.innerText;
+        const words = (text.match(/\\S+/g) || []).length;
+        const visible = el => !!(el.offsetParent || el.getClientRects().length);
+        const wide = [];
+        for (const el of art.querySelectorAll('.cell_output pre, .cell_output table, .cell_output img, .cell_output svg, .cell_output .output, .cell_output > div')) {
+            if (!visible(el)) continue;
+            const box = el.closest('.cell_output') || el.parentElement;
+            const over = el.scrollWidth - el.clientWidth;
+            const out = el.getBoundingClientRect().right - box.getBoundingClientRect().right;
+            if (over > 2 || out > 2) wide.push(el.tagName.toLowerCase() + ': ' +
+                (el.innerText || el.getAttribute('src') || '').trim().split('\\n')[0].slice(0, 80));
+        }
+        const clone = art.cloneNode(true);
+        clone.querySelectorAll('pre, code, .cell_input, .cell_output, script, style, mjx-container, mjx-assistive-mml')
+            .forEach(e => e.remove());
+        const prose = [];
+        const walker = document.createTreeWalker(art, NodeFilter.SHOW_TEXT);
+        while (walker.nextNode()) {
+            const node = walker.currentNode, el = node.parentElement;
+            if (!el || !visible(el) || el.closest('pre, code, .cell_input, .cell_output, script, style, mjx-container')) continue;
+            prose.push(node.textContent);
+        }
+        const broken = [];
+        for (const img of document.querySelectorAll('img')) {
+            img.loading = 'eager';
+            try { await img.decode(); } catch (e) {}
+            if (!(img.complete && img.naturalWidth > 0)) broken.push(img.getAttribute('src'));
+        }
+        const doc = document.documentElement;
+        return {words, wide, prose: prose.join(' '), text, broken,
+                scroll: Math.max(0, doc.scrollWidth - doc.clientWidth)}; }""")
+
+
+def reader_problems(view: dict, *, max_words: int | None = MAX_WORDS) -> list[str]:
+    """The problems in a :func:`reader_view` at 1280 px (empty when the page reads well)."""
+    problems = [f"output wider than its box: {w}" for w in view["wide"]]
+    problems += [f"raw TeX in the visible text: ...{view['prose'][max(0, m.start() - 40):m.end() + 40]!r}..."
+                 for m in list(RAW_TEX.finditer(view["prose"]))[:5]]
+    problems += [f"nbval marker shown to the reader: {m}" for m in MARKERS.findall(view["text"])]
+    problems += [f"image did not load: {src}" for src in view["broken"]]
+    if max_words is not None and view["words"] > max_words:
+        problems.append(f"{view['words']:,} visible words, more than a lecture's {max_words:,}")
     return problems
 
 
@@ -248,6 +326,11 @@ def test_page_in_browser(built_book, page, doc):
     title, figures = notebook_expectations(notebook) if notebook.is_file() else (None, None)
     problems = check_page(page, html, book_title=config()["title"], title=title, figures=figures,
                           colab=colab_url(f"{doc}.ipynb") if notebook.is_file() else None)
+    problems += reader_problems(reader_view(page, html),
+                                max_words=MAX_WORDS if doc.startswith("chapters/") else None)
+    phone = reader_view(page, html, width=400)
+    if phone["scroll"]:
+        problems.append(f"at 400 px the page scrolls {phone['scroll']} px sideways")
     assert not problems, f"{doc}:\n  " + "\n  ".join(problems)
 
 
@@ -427,6 +510,25 @@ def figure(b64: str) -> dict:
             "data": {"image/png": b64, "text/plain": "<Figure size 8x8 with 0 Axes>"}}
 
 
+def write_reader_notebook(path: Path) -> None:
+    """A chapter that builds but reads badly: too long, raw TeX, a visible nbval marker, a
+    remote image, an output line wider than its box (the small book has no course.css to wrap
+    it) and a block too wide for a phone."""
+    long_text = " ".join(["word"] * (MAX_WORDS + 100))
+    nb = {"nbformat": 4, "nbformat_minor": 5,
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}},
+          "cells": [
+              {"cell_type": "markdown", "id": "title", "metadata": {},
+               "source": "# An unreadable chapter\n\nThe ratio \\frac{a}{b} left as TeX.\n\n"
+                         "![a badge](https://example.invalid/badge.svg)\n\n"
+                         '<div style="width:900px">a wide block</div>\n\n' + long_text},
+              {"cell_type": "code", "id": "marker", "metadata": {}, "execution_count": 1,
+               "source": "# NBVAL_IGNORE_OUTPUT\nprint('x' * 400)",
+               "outputs": [{"output_type": "stream", "name": "stdout", "text": "x" * 400 + "\n"}]}]}
+    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def broken_book(tmp_path_factory):
     """A two-chapter book with a toc entry pointing nowhere, a corrupted figure, a figure that
@@ -446,9 +548,11 @@ def broken_book(tmp_path_factory):
         {"output_type": "error", "ename": "ValueError", "evalue": "boom",
          "traceback": ["Traceback (most recent call last):", "ValueError: boom"]},
     ])
+    write_reader_notebook(src / "chapters" / "03_unreadable.ipynb")
     (src / "_toc.yml").write_text(
         "format: jb-book\nroot: book/intro\nchapters:\n  - file: chapters/00_good\n"
-        "  - file: chapters/01_broken\n  - file: chapters/02_nowhere\n")
+        "  - file: chapters/01_broken\n  - file: chapters/02_nowhere\n"
+        "  - file: chapters/03_unreadable\n")
     code, warnings, log = build(src, tmp / "out")
     html = tmp / "out" / "_build" / "html"
     broken = html / "chapters" / "01_broken.html"
@@ -487,3 +591,20 @@ def test_page_checks_catch_broken_pages(broken_book, page):
     assert any("page title" in p for p in wrong_title), wrong_title
     wrong_heading = check_page(page, good, book_title=title, title="Another chapter", figures=1)
     assert any("differs from the notebook's title" in p for p in wrong_heading), wrong_heading
+
+
+def test_reader_checks_catch_an_unreadable_page(broken_book, page):
+    """Too many words, raw TeX, a visible marker, a remote image, a wide output and a page that
+    scrolls sideways on a phone each fail; the good page passes them all."""
+    src, code, warnings, log, html = broken_book
+    good = reader_view(page, html / "chapters" / "00_good.html")
+    assert reader_problems(good) == [] and reader_view(
+        page, html / "chapters" / "00_good.html", width=400)["scroll"] == 0
+    bad = html / "chapters" / "03_unreadable.html"
+    report = "\n".join(reader_problems(reader_view(page, bad)))
+    for expected in ("visible words, more than a lecture's", "raw TeX in the visible text",
+                     "nbval marker shown to the reader: NBVAL_IGNORE_OUTPUT",
+                     "image did not load: https://example.invalid/badge.svg",
+                     "output wider than its box: pre: xxxx"):
+        assert expected in report, f"{expected!r} not reported:\n{report}"
+    assert reader_view(page, bad, width=400)["scroll"] > 0

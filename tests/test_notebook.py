@@ -26,3 +26,14 @@ def test_png_closes_the_figure():
     data = notebook.png(fig, dpi=50)
     assert data[:4] == b"\x89PNG" and plt.get_fignums() == []
     assert repr(notebook.Text("a\nb")) == "a\nb"
+
+
+def test_the_epoch_log_is_folded_under_its_last_line_on_a_page():
+    log = notebook.Log(["epoch 1/3 ... 40%", "epoch 2/3 ... 50%", "epoch 3/3 ... 55%"])
+    assert repr(log) == "epoch 1/3 ... 40%\nepoch 2/3 ... 50%\nepoch 3/3 ... 55%"  # nbval, terminal
+    page = log._repr_html_()
+    assert page.startswith('<details class="epoch-log"><summary>epoch 3/3 ... 55% (the log of all '
+                           "3 epochs: click)</summary>")
+    assert "epoch 1/3 ... 40%\nepoch 2/3" in page and "<details" not in page[10:]
+    assert notebook.Log(["epoch 1/1 <b>"])._repr_html_() == "<pre>epoch 1/1 &lt;b&gt;</pre>"
+    assert notebook.Log([])._repr_html_() == ""

@@ -80,6 +80,30 @@ class Text:
         return self.text
 
 
+class Log:
+    """A training run's per-epoch log: all its lines as plain text (a terminal, nbval), and on a
+    page folded under its last line (an HTML ``<details>``), so the book shows where the run
+    ended and a reader opens the rest on demand."""
+
+    def __init__(self, lines, what: str = "epoch"):
+        self.lines, self.what = list(lines), what
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines)
+
+    def _repr_html_(self) -> str:
+        import html
+        if not self.lines:
+            return ""
+        n = len(self.lines)
+        last = html.escape(self.lines[-1])
+        if n == 1:
+            return f"<pre>{last}</pre>"
+        rest = html.escape("\n".join(self.lines))
+        return (f'<details class="epoch-log"><summary>{last} (the log of all {n} '
+                f"{self.what}{'s' if n > 1 else ''}: click)</summary><pre>{rest}</pre></details>")
+
+
 def png(fig, dpi=None) -> bytes:
     """A matplotlib figure as PNG bytes (``dpi`` None: the figure's or the style's); the figure
     is closed in pyplot, so that a notebook never shows it a second time."""
@@ -122,7 +146,7 @@ class Reporter:
             print(text, flush=True)
         else:
             self.lines.append(text)
-            self.log_slot.update(Text("\n".join(self.lines)))
+            self.log_slot.update(Log(self.lines))
 
     def start_epoch(self, total: int, desc: str):
         if self.notebook:

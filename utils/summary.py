@@ -299,9 +299,10 @@ class Summary:
         return iter(self.rows)
 
     def row(self, name: str) -> Row:
-        """The row of the layer (or block) with this qualified name, e.g. ``s.row("features.0")``."""
+        """The row of the layer (or block) with this qualified name, e.g. ``s.row("features.0")``,
+        or with the label it was given (``s.row("conv1")`` after ``names=``)."""
         for r in self.rows + (self.grouped or []):
-            if r.name == name:
+            if name in (r.name, r.module):
                 return r
         raise KeyError(f"no layer named {name!r}; layers: {', '.join(r.name for r in self.rows[:8])}…")
 
@@ -777,7 +778,8 @@ def _add_forward_ops(rec, model, flops):
         rec.rows.insert(at, row)
 
 
-def summary(model: nn.Module, input_size, *, blocks=None, verify: bool = True) -> Summary:
+def summary(model: nn.Module, input_size, *, blocks=None, verify: bool = True,
+            names: dict | None = None) -> Summary:
     """The layer table of ``model`` for one example of ``input_size`` (no batch dimension,
     e.g. ``(3, 227, 227)``; a tensor with a batch dimension also works).
 
@@ -792,7 +794,9 @@ def summary(model: nn.Module, input_size, *, blocks=None, verify: bool = True) -
     cuts patches) is named as not counted, and the table then claims no verification.
 
     ``blocks``: fold the table into one row per block (see :meth:`Summary.blocks`); ``True``
-    uses the model's own blocks.
+    uses the model's own blocks. ``names``: the labels the table shows instead of the modules'
+    qualified names, e.g. the paper's ``{"features.0": "conv1", "features.2": "pool1"}`` for a
+    network laid out as torchvision's (``s.row`` finds a row by either name).
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -803,6 +807,12 @@ def summary(model: nn.Module, input_size, *, blocks=None, verify: bool = True) -
         rec.tracer = tracer
         tracer.run(x)
     rec.add_uncalled()
+    unknown = sorted(set(names or {}) - {r.name for r in rec.rows})
+    if unknown:
+        raise KeyError(f"summary(names=...): no layer named {', '.join(map(repr, unknown))}; "
+                       f"the layers are {', '.join(r.name for r in rec.rows)}")
+    for r in rec.rows:
+        r.name = (names or {}).get(r.name, r.name)
     checks = _check_macs(rec, model, counter, verify)
     checks = _check_params(rec, model, verify) + checks
     if verify and rec.mismatch is not None:

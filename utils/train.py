@@ -25,7 +25,7 @@ Use, in a chapter::
     history = train.fit(AlexNetCIFAR(), data, budget, run="relu", chapter="alexnet")
     print(history.evaluation.table())         # per-class accuracy; .confusion for plot.confusion
 
-A cell that trains should start with ``# NBVAL_IGNORE_OUTPUT``: its numbers vary between runs.
+A cell that trains carries nbval's ``nbval-ignore-output`` cell tag: its numbers vary between runs.
 """
 
 from __future__ import annotations
