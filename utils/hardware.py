@@ -18,5 +18,6 @@ def describe_device(dev: torch.device | str | None = None) -> str:
         name = torch.cuda.get_device_name(dev)
         return name if name.upper().startswith("NVIDIA") else f"NVIDIA {name}"
     if dev.type == "cpu":
-        return f"CPU ({torch.get_num_threads()} threads)"
+        n = torch.get_num_threads()
+        return f"CPU ({n} thread{'s' if n != 1 else ''})"
     return dev.type.upper()

@@ -73,7 +73,7 @@ DEFAULT_BUDGETS = {
                 note="a subset and fewer epochs, sized for a few minutes on a laptop CPU; for the "
                      "full run use a Colab GPU runtime, or set CNN_BUDGET=full"),
     "quick": dict(epochs=2, train_size=2_000, test_size=1_000, batch_size=128,
-                  note="tests and CI (CNN_BUDGET=quick): a small subset of the real data"),
+                  note="for tests and CI: a small subset of the real data"),
 }
 
 
