@@ -8,8 +8,12 @@ channels; `lrn_step_by_step` below is that same code. These tests prove that the
 The networks in utils/layers/alexnet.py are checked against the chapter's own classes, taken from
 the notebook: ``AlexNet`` (two-GPU and single-tower) and ``alexnet_cifar()`` (the chapter's
 ``AlexNetCIFAR``) have the same state dict, the same initial weights for the same seed and the same
-output for the same weights; the ZFNet chapter's rebuilt ``alexnet_two_gpu()`` is ``AlexNet()``.
+output for the same weights; the ZFNet chapter builds ``AlexNet`` from here.
 """
+
+import json
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +21,8 @@ from torch import nn
 
 from tests.layer_checks import build, chapter_definitions, same_init
 from utils.layers import AlexNet, AlexNetCIFAR, LocalResponseNorm, alexnet_cifar, same_as_reference
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def lrn_step_by_step(a, n=5, k=2.0, alpha=1e-4, beta=0.75):
@@ -103,12 +109,10 @@ def test_alexnet_cifar_is_the_chapters_alexnet_cifar():
     assert type(alexnet_cifar()) is AlexNetCIFAR and alexnet_cifar(100).fc8.out_features == 100
 
 
-def test_zfnet_chapters_alexnet_two_gpu_is_alexnet():
-    """The ZFNet chapter rebuilt the paper's network as an nn.Sequential: the same tensors in the
-    same order, numbered instead of named."""
-    chapter = chapter_definitions("02_zfnet", "alexnet_two_gpu", graduated="AlexNet")
-    theirs = build(chapter["alexnet_two_gpu"])
-    check = same_as_reference(build(AlexNet, seed=None), theirs, (3, 227, 227), mapping="order",
-                              batch=1)
-    check.assert_ok()
-    assert check.mapping["conv2.weight"] == "4.weight" and check.mapping["fc8.bias"] == "22.bias"
+def test_zfnet_chapter_uses_the_graduated_alexnet():
+    """The ZFNet chapter once rebuilt the paper's network by hand (``alexnet_two_gpu``); it now
+    builds ``layers.AlexNet`` and defines no AlexNet of its own."""
+    cells = json.loads((ROOT / "chapters" / "02_zfnet.ipynb").read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "layers.AlexNet(" in code
+    assert not re.search(r"^(def|class) \w*[Aa]lex\w*", code, flags=re.MULTILINE)

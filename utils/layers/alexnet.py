@@ -9,9 +9,11 @@ random seed means the same thing in both; tests/test_layers_alexnet.py takes the
 from the notebook and checks that. The ZFNet chapter rebuilt the two-GPU network as
 ``alexnet_two_gpu()``; it is this ``AlexNet(groups=2)``, with Sequential numbering instead of names.
 
-torchvision's ``alexnet`` is a different network: the single-tower variant of Krizhevsky's "One
-weird trick" (2014), with 64-192-384-256-256 filters and no normalisation; the chapter rebuilds
-it as ``AlexNetOWT`` and tests/test_reference_twins.py checks that one against torchvision.
+torchvision's ``alexnet`` is a different network: a single tower with 64-192-384-256-256
+filters and no normalisation. Krizhevsky's "One weird trick" (2014) lists 64-192-384-384-256;
+torchvision's 256 in conv4 comes from cuda-convnet2's single-GPU configuration (pytorch/vision
+PR #704). The chapter rebuilds torchvision's as ``AlexNetOWT`` and tests/test_reference_twins.py
+checks that one against torchvision.
 """
 
 import torch
