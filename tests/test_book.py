@@ -154,17 +154,18 @@ def check_page(page, html: Path, *, book_title: str, title: str | None = None,
     if redirect:  # index.html sends the reader on to the root page: follow it
         page.wait_for_url((html.parent / redirect.group(1)).resolve().as_uri(), wait_until="load",
                           timeout=15_000)
-    h1 = page.evaluate("""() => {
+    h1, number = page.evaluate("""() => {
         const h = document.querySelector('article h1') || document.querySelector('main h1');
-        if (!h) return null;
+        if (!h) return [null, ''];
         const c = h.cloneNode(true);  // a numbered chapter's "4. " is not part of its title
+        const n = [...c.querySelectorAll('.section-number')].map(e => e.textContent).join('');
         c.querySelectorAll('.section-number').forEach(e => e.remove());
-        return c.textContent.replace(/[#¶]\\s*$/, '').trim(); }""")
+        return [c.textContent.replace(/[#¶]\\s*$/, '').trim(), n]; }""")
     got = page.title()
     if not h1:
         problems.append("no <h1> heading on the page")
-    elif got != f"{h1} \u2014 {book_title}":
-        problems.append(f"page title {got!r}, expected {h1 + ' — ' + book_title!r}")
+    elif got != f"{number}{h1} \u2014 {book_title}":
+        problems.append(f"page title {got!r}, expected {number + h1 + ' — ' + book_title!r}")
     if title is not None and (not h1 or plain(h1) != plain(title)):
         problems.append(f"heading {h1!r} differs from the notebook's title {title!r}")
 
@@ -219,6 +220,10 @@ def reader_view(page, html: Path, width: int = 1280) -> dict:
     (how many px the page itself scrolls sideways).
     """
     page.set_viewport_size({"width": width, "height": 900})
+    redirect = re.search(r'<meta http-equiv="refresh" content="\d+; *url=([^"]+)"',
+                         html.read_text(encoding="utf-8"), flags=re.IGNORECASE)
+    if redirect:  # index.html only sends the reader on: read the page it sends them to
+        html = (html.parent / redirect.group(1)).resolve()
     page.goto(html.as_uri(), wait_until="load")
     page.evaluate("""async () => {
         if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
