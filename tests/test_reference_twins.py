@@ -4,8 +4,8 @@ One parametrized test, one case per twin, each through ``utils.layers.same_as_re
 
 - VGG-11, 13, 16, 19 and their batch-norm variants (chapters/04_vgg.ipynb): ``VGG(config,
   batch_norm, adaptive_pool=True)`` against ``torchvision.models.vgg11`` … ``vgg19_bn``;
-- torchvision's AlexNet, the single-tower "one weird trick" network that chapters/01_alexnet.ipynb
-  rebuilds as ``AlexNetOWT`` (taken from the notebook; utils does not keep it, since no later
+- torchvision's AlexNet, the single-tower network (usually called the "one weird trick" variant,
+  with 256 rather than 384 filters in conv4) that chapters/01_alexnet.ipynb rebuilds as ``AlexNetOWT`` (taken from the notebook; utils does not keep it, since no later
   chapter needs it) against ``torchvision.models.alexnet``;
 - the blocks that later families share (utils/layers/common.py) against ``torchvision.ops``.
 
@@ -68,8 +68,9 @@ def test_twin(name):
 
 
 def test_torchvisions_alexnet_is_not_the_papers():
-    """The trap the AlexNet chapter explains: torchvision.models.alexnet is Krizhevsky's 2014
-    single-tower variant (64-192-384-256-256 filters, no normalisation), not the 2012 network."""
+    """The trap the AlexNet chapter explains: torchvision.models.alexnet is a single tower with
+    64-192-384-256-256 filters and no normalisation (the one-weird-trick paper lists 384 in conv4;
+    torchvision's 256 is cuda-convnet2's single-GPU configuration), not the 2012 network."""
     with torch.device("meta"):
         check = same_as_reference(AlexNet(groups=1), torchvision.models.alexnet())
     assert not check.ok and check.params == (62_378_344, 61_100_840)
