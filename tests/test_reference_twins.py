@@ -7,7 +7,9 @@ One parametrized test, one case per twin, each through ``utils.layers.same_as_re
 - torchvision's AlexNet, the single-tower network (usually called the "one weird trick" variant,
   with 256 rather than 384 filters in conv4) that chapters/01_alexnet.ipynb rebuilds as ``AlexNetOWT`` (taken from the notebook; utils does not keep it, since no later
   chapter needs it) against ``torchvision.models.alexnet``;
-- the blocks that later families share (utils/layers/common.py) against ``torchvision.ops``.
+- the blocks that later families share (utils/layers/common.py) against ``torchvision.ops``;
+- GoogLeNet with torchvision's changes (utils/layers/googlenet.py) against
+  ``torchvision.models.googlenet``; ResNet-18 and ResNet-50 (utils/layers/resnet.py) against ``torchvision.models.resnet18``/``50``.
 
 Each case runs twice: at full size on the meta device (parameter count and state-dict layout, in
 no time and no memory), then with random weights (``build``) on a small input, for the outputs.
@@ -19,6 +21,7 @@ import torchvision
 from torch import nn
 
 from tests.layer_checks import build, chapter_definitions
+from utils import layers
 from utils.layers import (VGG, AlexNet, ConvBNAct, SqueezeExcitation, StochasticDepth,
                           same_as_reference)
 
@@ -54,6 +57,13 @@ for config, name in {"A": "vgg11", "B": "vgg13", "D": "vgg16", "E": "vgg19"}.ite
             lambda config=config, bn=bn: VGG(config, batch_norm=bn, adaptive_pool=True),
             getattr(torchvision.models, name + ("_bn" if bn else "")),
             (3, 32, 32))
+TWINS["GoogLeNet (torchvision's variant) = googlenet"] = (
+    lambda: layers.GoogLeNet(variant="torchvision", aux_logits=True),
+    lambda: torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True),
+    (3, 64, 64))
+for name in ("resnet18", "resnet50"):  # the others: tests/test_layers_resnet.py, at full size
+    TWINS[f"ResNet {name} = {name}"] = (getattr(layers, name), getattr(torchvision.models, name),
+                                        (3, 64, 64))
 
 
 @pytest.mark.parametrize("name", list(TWINS))

@@ -11,6 +11,10 @@ papers. One module per family, all re-exported here, so ``from utils import laye
 - ``zfnet``: ZFNet (Zeiler & Fergus, 2013), chapters/02_zfnet.ipynb;
 - ``nin``: Network in Network (Lin et al., 2013), chapters/03_nin.ipynb;
 - ``vgg``: VGG (Simonyan & Zisserman, 2014), chapters/04_vgg.ipynb;
+- ``googlenet``: GoogLeNet (Szegedy et al., 2015), for the coming chapters/05_googlenet.ipynb: the
+  paper's network (Table 1 as data, true 5×5 branches, auxiliary heads) and torchvision's variant;
+- ``resnet``: ResNet (He et al., 2016), for the coming chapters/08_resnet.ipynb: torchvision's
+  ResNet-18 … 152 module for module, and the paper's CIFAR-10 networks (options A and B, plain);
 - ``common``: the pieces that later families share (conv–BN–activation, squeeze-and-excitation,
   channel rounding, stochastic depth), each equal to its ``torchvision.ops`` counterpart;
 - ``reference``: ``same_as_reference``, the check that a network is the reference one.
@@ -22,10 +26,14 @@ function for the course's CIFAR-10 adaptation (``alexnet_cifar()``, ``vgg16_cifa
 
 from .alexnet import AlexNet, AlexNetCIFAR, LocalResponseNorm, alexnet_cifar
 from .common import ConvBNAct, SqueezeExcitation, StochasticDepth, drop_path, make_divisible
+from .googlenet import (GOOGLENET_TABLE, BasicConv2d, GoogLeNet, GoogLeNetOutputs, Inception,
+                        InceptionAux)
 from .lenet import (LENET_C3_TABLE, EuclideanRBF, LeNet5, LeNetC3, ScaledTanh, Subsampling,
                     lenet5_cifar, lenet_c3_table)
 from .nin import MLPConv, NiNCIFAR, NiNImageNet, nin_cifar
 from .reference import ReferenceCheck, same_as_reference
+from .resnet import (BasicBlock, Bottleneck, ResNet, ResNetCIFAR, ZeroPadShortcut, resnet18,
+                     resnet34, resnet50, resnet101, resnet152, resnet_cifar)
 from .vgg import (_VGG_STAGES, VGG, VGG_CONFIGS, VGG_NAMES, _vgg_config, make_vgg_layers,
                   vgg16_cifar, vgg_cifar)
 from .zfnet import ZFNet, ZFNetCIFAR, zfnet_cifar
@@ -41,6 +49,11 @@ __all__ = [
     "MLPConv", "NiNCIFAR", "NiNImageNet", "nin_cifar",
     # VGG
     "VGG_CONFIGS", "VGG_NAMES", "make_vgg_layers", "VGG", "vgg_cifar", "vgg16_cifar",
+    # GoogLeNet
+    "GOOGLENET_TABLE", "BasicConv2d", "Inception", "InceptionAux", "GoogLeNet", "GoogLeNetOutputs",
+    # ResNet
+    "BasicBlock", "Bottleneck", "ZeroPadShortcut", "ResNet", "resnet18", "resnet34", "resnet50",
+    "resnet101", "resnet152", "ResNetCIFAR", "resnet_cifar",
     # shared by later families
     "ConvBNAct", "SqueezeExcitation", "make_divisible", "drop_path", "StochasticDepth",
     # checks
