@@ -68,6 +68,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from utils.results import format_seconds as fmt_seconds  # noqa: E402  "12.3 s", "1 min 02 s"
+
 CHAPTER_FILE = re.compile(r"(\d+)_(.+)\.ipynb")
 QUICK_CELL_TIMEOUT = 600                 # seconds; cpu and full have no per-cell limit
 NOTEBOOK_OVERHEAD_S = 60                 # the untimed rest of a notebook, on top of its training
@@ -339,13 +342,6 @@ def run_chapter(path: Path, target: Path, env: dict, cell_timeout, deadline) -> 
 
 # --- the whole run ------------------------------------------------------------------------------
 
-def fmt_seconds(s: float) -> str:
-    """As utils.train.format_seconds: "12.3 s", "1 min 02 s", "1 h 05 min"."""
-    if s < 60:
-        return f"{s:.1f} s"
-    if s < 3600:
-        return f"{int(s // 60)} min {int(s % 60):02d} s"
-    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
 
 
 def table(rows, headers) -> str:
