@@ -151,9 +151,20 @@ def fit_rate(d, n_images, batch_size):
     # (the schedule does not change the speed; 'cosine' because torch's OneCycleLR cannot
     # schedule a warm-up of a single step, which is what a few steps' 20% rounds to)
     os.environ.setdefault("TQDM_DISABLE", "1")
-    with contextlib.redirect_stdout(io.StringIO()):       # keep the tables readable
-        history = train.fit(resnet18_cifar(), d, budget, run="bench", chapter="benchmark",
-                            schedule="cosine", checkpoint=False, record=False, live_plot=False)
+    # Part 2 compares loops on the CPU: without CNN_DEVICE=cpu, fit would take a GPU when there
+    # is one and the ratio would compare a GPU with a CPU.
+    before = os.environ.get("CNN_DEVICE")
+    os.environ["CNN_DEVICE"] = "cpu"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):   # keep the tables readable
+            history = train.fit(resnet18_cifar(), d, budget, run="bench", chapter="benchmark",
+                                schedule="cosine", checkpoint=False, record=False,
+                                live_plot=False)
+    finally:
+        if before is None:
+            os.environ.pop("CNN_DEVICE")
+        else:
+            os.environ["CNN_DEVICE"] = before
     return history.epochs[-1]["images_per_s"]
 
 

@@ -37,3 +37,6 @@ def test_the_epoch_log_is_folded_under_its_last_line_on_a_page():
     assert "epoch 1/3 ... 40%\nepoch 2/3" in page and "<details" not in page[10:]
     assert notebook.Log(["epoch 1/1 <b>"])._repr_html_() == "<pre>epoch 1/1 &lt;b&gt;</pre>"
     assert notebook.Log([])._repr_html_() == ""
+    # the run's summary line ends the log: it is not counted as an epoch
+    ended = notebook.Log(["epoch 1/2 ...", "epoch 2/2 ...", "run (full budget): best 50%"])
+    assert "(the log of all 2 epochs: click)" in ended._repr_html_()

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from utils import data as data_mod
-from utils import train
+from utils import hardware, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,6 +76,7 @@ def test_budget_follows_the_environment_variable(monkeypatch, capsys):
 
 def test_budget_without_variable_picks_by_hardware(monkeypatch, capsys):
     monkeypatch.delenv("CNN_BUDGET", raising=False)
+    monkeypatch.delenv("CNN_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     b = train.get_budget()
     out = capsys.readouterr().out
@@ -85,6 +86,23 @@ def test_budget_without_variable_picks_by_hardware(monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Tesla T4")
     b = train.get_budget(full=dict(epochs=12))
     assert b.name == "full" and b.epochs == 12 and b.train_size is None
+
+
+def test_cnn_device_chooses_the_device_and_the_budget(monkeypatch, capsys):
+    monkeypatch.delenv("CNN_BUDGET", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Tesla T4")
+    monkeypatch.setenv("CNN_DEVICE", "cpu")             # a GPU machine, told to use its CPU
+    assert hardware.device().type == "cpu" and train.get_budget().name == "cpu"
+    monkeypatch.setenv("CNN_DEVICE", "cuda")
+    assert hardware.device().type == "cuda" and train.get_budget().name == "full"
+    monkeypatch.setenv("CNN_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="CNN_DEVICE='tpu' is not a device: use cpu or cuda"):
+        hardware.device()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("CNN_DEVICE", "cuda")
+    with pytest.raises(RuntimeError, match="CNN_DEVICE=cuda, but torch sees no CUDA GPU"):
+        hardware.device()
 
 
 def test_budget_rejects_bad_input(monkeypatch):

@@ -3,11 +3,22 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 
 def device() -> torch.device:
-    """The device to train on: the first CUDA GPU when there is one, else the CPU."""
+    """The device to train on: ``$CNN_DEVICE`` when set (``cpu`` or ``cuda``), else the first
+    CUDA GPU when there is one, else the CPU. The variable lets a benchmark (or a reader) train on
+    the CPU of a machine that has a GPU."""
+    wanted = os.environ.get("CNN_DEVICE", "").strip().lower()
+    if wanted not in ("", "cpu", "cuda"):
+        raise ValueError(f"CNN_DEVICE={wanted!r} is not a device: use cpu or cuda (or unset it)")
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("CNN_DEVICE=cuda, but torch sees no CUDA GPU on this machine")
+    if wanted:
+        return torch.device(wanted)
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 

@@ -95,13 +95,15 @@ class Log:
         import html
         if not self.lines:
             return ""
-        n = len(self.lines)
         last = html.escape(self.lines[-1])
-        if n == 1:
+        if len(self.lines) == 1:
             return f"<pre>{last}</pre>"
+        # count the epochs, not the lines: the last line is often the run's summary
+        n = sum(line.lstrip().startswith(self.what) for line in self.lines)
+        what = f"{self.what}{'s' * (n != 1)}" if n else "lines"
         rest = html.escape("\n".join(self.lines))
-        return (f'<details class="epoch-log"><summary>{last} (the log of all {n} '
-                f"{self.what}{'s' if n > 1 else ''}: click)</summary><pre>{rest}</pre></details>")
+        return (f'<details class="epoch-log"><summary>{last} (the log of all {n or len(self.lines)} '
+                f"{what}: click)</summary><pre>{rest}</pre></details>")
 
 
 def png(fig, dpi=None) -> bytes:

@@ -129,7 +129,7 @@ def get_budget(full: dict | None = None, cpu: dict | None = None, quick: dict | 
                              f"(or unset it to choose by the hardware)")
         name = env
     else:
-        name = "full" if torch.cuda.is_available() else "cpu"
+        name = "full" if device().type == "cuda" else "cpu"
     fields = dict(DEFAULT_BUDGETS[name])
     fields.update(overrides[name] or {})
     for k in ("epochs", "batch_size"):
