@@ -9,8 +9,9 @@
 #                a cell still running when the budget is spent is interrupted.
 #   --wheels D   install the wheels in D first, offline, into a temporary folder (default: .whl if
 #                it holds wheels). The chapters need torch, torchvision, numpy, matplotlib, tqdm
-#                and ipywidgets (requirements.txt); the runner needs nbclient, nbformat and
-#                ipykernel, with their dependencies.
+#                and ipywidgets (requirements.txt) and d2l's wheel (its cells compare with D2L;
+#                without it chapter 0 failed on the H200, 2026-11-30); the runner needs
+#                nbclient, nbformat and ipykernel, with their dependencies.
 #   --no-bench   skip benchmarks/bench_pipeline.py (run by default when 2 minutes are left).
 #   --bundle     pack chapters/ and results/ into $OUT/gpu-runs.tar.gz, so that $OUT holds four
 #                files: the log, timings.json, bench_pipeline.txt and the archive.
@@ -89,7 +90,8 @@ elif not cuda:
     missing.append("a CUDA GPU")
 lines = Path("requirements.txt").read_text().splitlines()
 wanted = [l.split("#")[0].strip() for l in lines if l.split("#")[0].strip()]
-wanted += ["nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6.20", "jupyter_client"]
+wanted += ["nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6.20", "jupyter_client",
+           "d2l"]  # chapters compare with D2L's code (installed with pip install --no-deps d2l)
 try:
     from packaging.requirements import Requirement
 except ImportError:
