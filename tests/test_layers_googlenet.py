@@ -14,7 +14,9 @@ import torchvision
 from tests.layer_checks import build, same_init
 from utils.arithmetic import summary
 from utils.layers import same_as_reference
-from utils.layers.googlenet import GOOGLENET_TABLE, GoogLeNet, Inception, InceptionAux
+from utils.layers.googlenet import (GOOGLENET_TABLE, GoogLeNet, GoogLeNetOutputs, Inception,
+                                    InceptionAux, cifar_table, googlenet_cifar)
+from utils.recipe import Recipe, loss_for
 
 # Table 1's output sizes of the nine modules, and the side of their (square) maps at 224×224.
 OUTPUTS = {"3a": 256, "3b": 480, "4a": 512, "4b": 512, "4c": 512, "4d": 528, "4e": 832,
@@ -173,3 +175,57 @@ def test_inception_options():
         Inception(192, 64, 96, 128, 16, 32, 32, fifth_kernel=7)
     with pytest.raises(ValueError):
         GoogLeNet(variant="caffe")
+
+
+def test_cifar_table_halves_table1_and_chains():
+    table = cifar_table(0.5)
+    assert table["3a"] == (96, 32, 48, 64, 8, 16, 16)
+    previous = 96
+    for name, (c_in, ch1, _, ch3, _, ch5, proj) in table.items():
+        assert c_in == previous, name
+        previous = ch1 + ch3 + ch5 + proj
+        assert previous == OUTPUTS[name] // 2, name
+    assert cifar_table(1.0) == {n: (OUTPUTS_IN[n], *row[1:]) for n, row in GOOGLENET_TABLE.items()}
+
+
+OUTPUTS_IN = {"3a": 192, **{n: OUTPUTS[p] for p, n in zip(OUTPUTS, list(OUTPUTS)[1:])}}
+
+
+def test_cifar_network_counts_and_maps():
+    """The chapter's numbers: 1,502,490 parameters and 120,370,176 multiply-adds without heads,
+    306,964 in the two heads; modules on 16, 8 and 4 pixels; true 5×5 branches."""
+    model = googlenet_cifar(aux_logits=False)
+    s = summary(model, (3, 32, 32), blocks=True)
+    assert s.params == 1_502_490 and s.macs == 120_370_176
+    assert count(googlenet_cifar()) - s.params == 306_964
+    sides = {r.name: r.out_shape[-1] for r in s.grouped if r.name.startswith("inception")}
+    assert [sides[f"inception{n}"] for n in GOOGLENET_TABLE] == [16, 16, 8, 8, 8, 8, 8, 4, 4]
+    assert model.inception3a.branch3[1].conv.kernel_size == (5, 5)
+    assert model.inception3a.branch1.bn is not None
+    plain = googlenet_cifar(batch_norm=False)
+    assert plain.conv1.bn is None and plain.conv1.conv.bias is not None
+
+
+def test_cifar_network_training_outputs_and_recipe_loss():
+    torch.manual_seed(0)
+    model = googlenet_cifar()
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    out = model.train()(x)
+    assert isinstance(out, GoogLeNetOutputs) and all(t.shape == (4, 10) for t in out)
+    loss = loss_for(Recipe(aux_weights=(0.3, 0.3)))(out, y)
+    ce = torch.nn.functional.cross_entropy
+    torch.testing.assert_close(loss, ce(out.logits, y) + 0.3 * ce(out.aux1, y) + 0.3 * ce(out.aux2, y))
+    loss.backward()
+    assert model.aux1.fc2.weight.grad is not None and model.conv1.conv.weight.grad is not None
+    with torch.no_grad():
+        assert model.eval()(x).shape == (4, 10)
+        assert googlenet_cifar(aux_logits=False).train()(x).shape == (4, 10)
+    with pytest.raises(ValueError):
+        loss_for(Recipe())(out, y)                          # three outputs, no weights given
+
+
+def test_aux_head_options():
+    head = InceptionAux(256, 10, conv_channels=64, hidden=512, grid=2)
+    assert head.fc1.in_features == 64 * 2 * 2 and head.fc2.in_features == 512
+    with torch.no_grad():
+        assert head.eval()(torch.randn(1, 256, 8, 8)).shape == (1, 10)   # 5×5/3 pooling: 8 → 2

@@ -9,10 +9,10 @@ import pytest
 import torch
 import torchvision
 
-from tests.layer_checks import build, same_init
+from tests.layer_checks import build, chapter_definitions, same_init
 from utils import arithmetic
 from utils.layers.reference import same_as_reference
-from utils.layers.resnet import (BasicBlock, Bottleneck, ResNetCIFAR, resnet18, resnet34,
+from utils.layers.resnet import (BasicBlock, Bottleneck, ResNet, ResNetCIFAR, resnet18, resnet34,
                                  resnet50, resnet101, resnet152, resnet_cifar)
 
 IMAGENET = {"resnet18": (resnet18, 11_689_512), "resnet34": (resnet34, 21_797_672),
@@ -107,3 +107,32 @@ def test_cifar_depth_must_be_6n_plus_2():
         resnet_cifar(21)
     with pytest.raises(ValueError, match="shortcut"):
         resnet_cifar(20, shortcut="C")
+
+
+def test_resnet18_cifar_is_kuangliu_resnet18():
+    """The course's ResNet-18 for CIFAR-10: torchvision's resnet18 with a 3×3 stride-1 stem and
+    no max-pooling (benchmarks/bench_pipeline.py builds it so; kuangliu/pytorch-cifar's count)."""
+    from utils.layers.resnet import resnet18_cifar
+    model = resnet18_cifar()
+    assert _params(model) == 11_173_962
+    tv = torchvision.models.resnet18(num_classes=10)
+    tv.conv1 = torch.nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    tv.maxpool = torch.nn.Identity()
+    check = same_as_reference(resnet18_cifar(), tv, (3, 32, 32), batch=2)
+    check.assert_ok()
+    assert check.same_output is True
+    s = arithmetic.summary(model, (3, 32, 32))
+    assert s.macs == 555_422_720 and s.row("layer4.1.conv2").out_shape == (512, 4, 4)
+    with pytest.raises(ValueError, match="stem"):
+        ResNet(BasicBlock, [2, 2, 2, 2], stem="tiny")
+
+
+def test_chapter_block_is_basic_block():
+    """The chapter writes the basic block out step by step (``Residual``); ``BasicBlock`` is it:
+    same state dict, same initialisation, same output for the same weights."""
+    chapter = chapter_definitions("08_resnet", "Residual", graduated="BasicBlock")
+    for channels, size in ((16, 8), (64, 12)):
+        check = same_as_reference(chapter["Residual"](channels), BasicBlock(channels, channels),
+                                  (channels, size, size))
+        check.assert_ok()
+        assert check.same_output is True

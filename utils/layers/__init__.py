@@ -11,10 +11,18 @@ papers. One module per family, all re-exported here, so ``from utils import laye
 - ``zfnet``: ZFNet (Zeiler & Fergus, 2013), chapters/02_zfnet.ipynb;
 - ``nin``: Network in Network (Lin et al., 2013), chapters/03_nin.ipynb;
 - ``vgg``: VGG (Simonyan & Zisserman, 2014), chapters/04_vgg.ipynb;
-- ``googlenet``: GoogLeNet (Szegedy et al., 2015), for the coming chapters/05_googlenet.ipynb: the
-  paper's network (Table 1 as data, true 5×5 branches, auxiliary heads) and torchvision's variant;
-- ``resnet``: ResNet (He et al., 2016), for the coming chapters/08_resnet.ipynb: torchvision's
-  ResNet-18 … 152 module for module, and the paper's CIFAR-10 networks (options A and B, plain);
+- ``googlenet``: GoogLeNet (Szegedy et al., 2015), chapters/05_googlenet.ipynb: the paper's
+  network (Table 1 as data, true 5×5 branches, auxiliary heads), torchvision's variant and the
+  course's CIFAR-10 network (Table 1 at half width, ``googlenet_cifar``);
+- ``bn_inception``: batch normalisation's BN-Inception (Ioffe & Szegedy, 2015),
+  chapters/06_batch_norm.ipynb: the paper's Figure 5 table, its network and a CIFAR-10 version,
+  and the small network of the chapter's with/without-BN experiments;
+- ``inception_v3``: Inception v3 (Szegedy et al., 2016), chapters/07_inception_v3.ipynb:
+  torchvision's ``inception_v3`` module for module (the paper's Figure 5, 6 and 7 modules and the
+  two grid reductions) and the course's reduced CIFAR-10 network;
+- ``resnet``: ResNet (He et al., 2016), chapters/08_resnet.ipynb: torchvision's ResNet-18 … 152
+  module for module, the paper's CIFAR-10 networks (options A and B, plain) and the course's
+  ResNet-18 for CIFAR-10 (``resnet18_cifar``);
 - ``common``: the pieces that later families share (conv–BN–activation, squeeze-and-excitation,
   channel rounding, stochastic depth), each equal to its ``torchvision.ops`` counterpart;
 - ``reference``: ``same_as_reference``, the check that a network is the reference one.
@@ -25,15 +33,22 @@ function for the course's CIFAR-10 adaptation (``alexnet_cifar()``, ``vgg16_cifa
 """
 
 from .alexnet import AlexNet, AlexNetCIFAR, LocalResponseNorm, alexnet_cifar
+from .bn_inception import (BN_INCEPTION_TABLE, BNInception, ConvBlock, InceptionBN,
+                           NoisyBatchNorm2d, SeparableBasicConv2d, SeparableConv2d, SmallConvNet,
+                           bn_inception_cifar)
 from .common import ConvBNAct, SqueezeExcitation, StochasticDepth, drop_path, make_divisible
-from .googlenet import (GOOGLENET_TABLE, BasicConv2d, GoogLeNet, GoogLeNetOutputs, Inception,
-                        InceptionAux)
+from .googlenet import (GOOGLENET_TABLE, BasicConv2d, GoogLeNet, GoogLeNetCIFAR, GoogLeNetOutputs,
+                        Inception, InceptionAux, cifar_table, googlenet_cifar)
+# (the builder inception_v3() stays in its module: exported here it would shadow the module)
+from .inception_v3 import (AuxiliaryClassifier, GridReduction17, GridReduction35, InceptionFig5,
+                           InceptionFig6, InceptionFig7, InceptionV3, InceptionV3CIFAR,
+                           inception_v3_cifar)
 from .lenet import (LENET_C3_TABLE, EuclideanRBF, LeNet5, LeNetC3, ScaledTanh, Subsampling,
                     lenet5_cifar, lenet_c3_table)
 from .nin import MLPConv, NiNCIFAR, NiNImageNet, nin_cifar
 from .reference import ReferenceCheck, same_as_reference
 from .resnet import (BasicBlock, Bottleneck, ResNet, ResNetCIFAR, ZeroPadShortcut, resnet18,
-                     resnet34, resnet50, resnet101, resnet152, resnet_cifar)
+                     resnet18_cifar, resnet34, resnet50, resnet101, resnet152, resnet_cifar)
 from .vgg import (_VGG_STAGES, VGG, VGG_CONFIGS, VGG_NAMES, _vgg_config, make_vgg_layers,
                   vgg16_cifar, vgg_cifar)
 from .zfnet import ZFNet, ZFNetCIFAR, zfnet_cifar
@@ -51,9 +66,16 @@ __all__ = [
     "VGG_CONFIGS", "VGG_NAMES", "make_vgg_layers", "VGG", "vgg_cifar", "vgg16_cifar",
     # GoogLeNet
     "GOOGLENET_TABLE", "BasicConv2d", "Inception", "InceptionAux", "GoogLeNet", "GoogLeNetOutputs",
+    "cifar_table", "GoogLeNetCIFAR", "googlenet_cifar",
+    # batch normalisation
+    "BN_INCEPTION_TABLE", "SeparableConv2d", "SeparableBasicConv2d", "InceptionBN", "BNInception",
+    "bn_inception_cifar", "NoisyBatchNorm2d", "ConvBlock", "SmallConvNet",
+    # Inception v3
+    "InceptionFig5", "GridReduction35", "InceptionFig6", "GridReduction17", "InceptionFig7",
+    "AuxiliaryClassifier", "InceptionV3", "InceptionV3CIFAR", "inception_v3_cifar",
     # ResNet
     "BasicBlock", "Bottleneck", "ZeroPadShortcut", "ResNet", "resnet18", "resnet34", "resnet50",
-    "resnet101", "resnet152", "ResNetCIFAR", "resnet_cifar",
+    "resnet101", "resnet152", "ResNetCIFAR", "resnet_cifar", "resnet18_cifar",
     # shared by later families
     "ConvBNAct", "SqueezeExcitation", "make_divisible", "drop_path", "StochasticDepth",
     # checks

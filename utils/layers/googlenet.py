@@ -108,19 +108,23 @@ class InceptionAux(nn.Module):
     dropout 70 %, and a linear layer to the classes (``fc2``). ``adaptive_pool=True``:
     torchvision's adaptive average pooling to 4×4 instead (windows of 4 pixels, not 5, on 14×14
     maps, so the outputs differ; any input size works). No parameters either way.
+    ``conv_channels``, ``hidden`` and ``grid`` (the side of the pooled map) are the paper's 128,
+    1024 and 4 by default; the CIFAR-10 network's heads are narrower and pool 8×8 maps to 2×2.
     """
 
     def __init__(self, in_channels: int, num_classes: int, *, batch_norm: bool = False,
-                 adaptive_pool: bool = False, dropout: float = 0.7):
+                 adaptive_pool: bool = False, dropout: float = 0.7, conv_channels: int = 128,
+                 hidden: int = 1024, grid: int = 4):
         super().__init__()
-        self.conv = BasicConv2d(in_channels, 128, 1, batch_norm=batch_norm)
-        self.fc1 = nn.Linear(128 * 4 * 4, 1024)
-        self.fc2 = nn.Linear(1024, num_classes)
+        self.conv = BasicConv2d(in_channels, conv_channels, 1, batch_norm=batch_norm)
+        self.fc1 = nn.Linear(conv_channels * grid * grid, hidden)
+        self.fc2 = nn.Linear(hidden, num_classes)
         self.dropout = nn.Dropout(dropout)
-        self.adaptive_pool = adaptive_pool
+        self.adaptive_pool, self.grid = adaptive_pool, grid
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.adaptive_avg_pool2d(x, 4) if self.adaptive_pool else F.avg_pool2d(x, 5, stride=3)
+        x = (F.adaptive_avg_pool2d(x, self.grid) if self.adaptive_pool
+             else F.avg_pool2d(x, 5, stride=3))
         x = torch.flatten(self.conv(x), 1)
         x = self.dropout(F.relu(self.fc1(x), inplace=True))
         return self.fc2(x)
@@ -219,3 +223,82 @@ class GoogLeNet(nn.Module):
         x = self.inception5b(self.inception5a(x))
         x = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
         return GoogLeNetOutputs(x, aux1, aux2) if heads else x
+
+
+def cifar_table(width: float = 0.5) -> dict:
+    """``GOOGLENET_TABLE`` with every channel count multiplied by ``width`` (rounded), each
+    module's input the previous module's output: the CIFAR-10 network's modules."""
+    table, previous = {}, None
+    for name, (c_in, *branches) in GOOGLENET_TABLE.items():
+        branches = [max(1, round(c * width)) for c in branches]
+        c_in = round(c_in * width) if previous is None else previous
+        table[name] = (c_in, *branches)
+        ch1, _, ch3, _, ch5, proj = branches
+        previous = ch1 + ch3 + ch5 + proj
+    return table
+
+
+class GoogLeNetCIFAR(nn.Module):
+    """An Inception network for 32×32 images in the paper's spirit (chapter 5): Table 1's nine
+    modules with every channel count multiplied by ``width`` (half by default), on maps of
+    16×16 (3a, 3b), 8×8 (4a to 4e) and 4×4 (5a, 5b) where the paper has 28, 14 and 7.
+
+    The stem keeps the paper's three convolutions (conv1, a 1×1 conv2, a 3×3 conv3) but with
+    3×3 kernels and stride 1 at 32×32, and one 3×3/2 max-pooling (32 → 16) instead of the
+    paper's stride-2 7×7 and two poolings (224 → 28). Then, as in the paper: a 3×3/2 max-pooling
+    after 3b and after 4e, global average pooling, dropout 40 % and one linear layer.
+    ``aux_logits``: the two auxiliary classifiers of §5 on 4a's and 4d's 8×8 maps (5×5/3
+    average pooling to 2×2, 1×1 convolution, a fully connected layer, dropout 70 %, a linear
+    layer; widths scaled as the modules'); in training mode the network then returns
+    ``GoogLeNetOutputs(logits, aux1, aux2)``, for ``Recipe(aux_weights=(0.3, 0.3))``.
+    ``batch_norm``: after every convolution (not in the paper; chapter 6), default on.
+    ``fifth_kernel``: 5 (the paper) or 3 (torchvision).
+    """
+
+    def __init__(self, num_classes: int = 10, aux_logits: bool = True, *, width: float = 0.5,
+                 batch_norm: bool = True, fifth_kernel: int = 5, dropout: float = 0.4,
+                 dropout_aux: float = 0.7):
+        super().__init__()
+        table = cifar_table(width)
+        stem = round(64 * width), table["3a"][0]
+        self.aux_logits = aux_logits
+        self.conv1 = BasicConv2d(3, stem[0], 3, padding=1, batch_norm=batch_norm)
+        self.conv2 = BasicConv2d(stem[0], stem[0], 1, batch_norm=batch_norm)
+        self.conv3 = BasicConv2d(stem[0], stem[1], 3, padding=1, batch_norm=batch_norm)
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        kw = dict(batch_norm=batch_norm, fifth_kernel=fifth_kernel)
+        for name, row in table.items():
+            if name == "4a":
+                self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+            elif name == "5a":
+                self.maxpool4 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+            setattr(self, f"inception{name}", Inception(*row, **kw))
+        if aux_logits:
+            aux = dict(batch_norm=batch_norm, dropout=dropout_aux, grid=2,
+                       conv_channels=round(128 * width), hidden=round(1024 * width))
+            self.aux1 = InceptionAux(self.inception4a.out_channels, num_classes, **aux)
+            self.aux2 = InceptionAux(self.inception4d.out_channels, num_classes, **aux)
+        else:
+            self.aux1 = self.aux2 = None
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(self.inception5b.out_channels, num_classes)
+
+    def forward(self, x: torch.Tensor):
+        x = self.maxpool2(self.conv3(self.conv2(self.conv1(x))))
+        x = self.maxpool3(self.inception3b(self.inception3a(x)))
+        x = self.inception4a(x)
+        heads = self.training and self.aux1 is not None
+        aux1 = self.aux1(x) if heads else None
+        x = self.inception4d(self.inception4c(self.inception4b(x)))
+        aux2 = self.aux2(x) if heads else None
+        x = self.maxpool4(self.inception4e(x))
+        x = self.inception5b(self.inception5a(x))
+        x = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+        return GoogLeNetOutputs(x, aux1, aux2) if heads else x
+
+
+def googlenet_cifar(aux_logits: bool = True, **kwargs) -> GoogLeNetCIFAR:
+    """The course's CIFAR-10 GoogLeNet (see ``GoogLeNetCIFAR``): half width, batch norm, the
+    paper's 5×5 branches, the two auxiliary heads unless ``aux_logits=False``."""
+    return GoogLeNetCIFAR(num_classes=10, aux_logits=aux_logits, **kwargs)

@@ -1,9 +1,10 @@
-"""ResNet (He, Zhang, Ren & Sun, 2016, "Deep residual learning for image recognition"): the
-future chapters/08_resnet.ipynb.
+"""ResNet (He, Zhang, Ren & Sun, 2016, "Deep residual learning for image recognition"):
+chapters/08_resnet.ipynb.
 
 The two residual blocks (``BasicBlock``, ``Bottleneck``, Figure 5), the paper's ImageNet network
-``ResNet`` (Table 1) with its builders ``resnet18()`` … ``resnet152()``, and the paper's CIFAR-10
-networks of §4.2 (``ResNetCIFAR``, built by ``resnet_cifar()``), with or without shortcuts.
+``ResNet`` (Table 1) with its builders ``resnet18()`` … ``resnet152()``, the paper's CIFAR-10
+networks of §4.2 (``ResNetCIFAR``, built by ``resnet_cifar()``), with or without shortcuts, and
+the course's ResNet-18 for CIFAR-10 (``resnet18_cifar()``: kuangliu/pytorch-cifar's 3×3 stem).
 ``ResNet`` is torchvision's ``ResNet``, module for module: same names, same state dict, same
 initialisation, same output (tests/test_layers_resnet.py), so a pretrained torchvision state dict
 loads into it. A block computes relu(F(x) + shortcut(x)): the layers learn the residual F(x) =
@@ -153,16 +154,28 @@ class ResNet(nn.Module):
     and one linear layer ``fc``. Shortcuts are identities, or 1×1 projections where the shape
     changes (the paper's option B). Equal to torchvision's ``ResNet`` (module names, state dict,
     initialisation, outputs); ``stride_on="conv1"`` gives the paper's v1 bottleneck instead.
+
+    ``stem="cifar"``: the stem for 32×32 inputs of kuangliu/pytorch-cifar (the course's
+    ResNet-18 for CIFAR-10, ``resnet18_cifar``): ``conv1`` a 3×3 convolution with stride 1 and
+    no max-pooling (``maxpool`` is ``nn.Identity``), so that the four stages see 32, 16, 8 and 4
+    pixels; every other module is unchanged.
     """
 
     def __init__(self, block, layers, num_classes: int = 1000, *, zero_init_residual: bool = False,
-                 stride_on: str = "conv2", in_channels: int = 3):
+                 stride_on: str = "conv2", in_channels: int = 3, stem: str = "imagenet"):
         super().__init__()
+        if stem not in ("imagenet", "cifar"):
+            raise ValueError(f"stem must be 'imagenet' (7×7 /2 and max-pooling) or 'cifar' "
+                             f"(3×3 /1, no pooling), got stem={stem!r}")
         kwargs = {"stride_on": stride_on} if block is Bottleneck else {}
-        self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        if stem == "imagenet":
+            self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        else:
+            self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.maxpool = (nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if stem == "imagenet"
+                        else nn.Identity())
         c = 64
         for i, (width, n) in enumerate(zip((64, 128, 256, 512), layers), start=1):
             stage = _make_stage(block, c, width, n, 1 if i == 1 else 2, **kwargs)
@@ -181,6 +194,13 @@ class ResNet(nn.Module):
 def resnet18(num_classes=1000, **kwargs):
     """ResNet-18 (Table 1): ``BasicBlock`` × [2, 2, 2, 2]; 11.7 M parameters."""
     return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, **kwargs)
+
+
+def resnet18_cifar(num_classes=10, **kwargs):
+    """The course's ResNet-18 for CIFAR-10 (kuangliu/pytorch-cifar's): ``resnet18`` with the
+    ``stem="cifar"`` (3×3 stride-1 ``conv1``, no max-pooling); 11,173,962 parameters, 0.56 G
+    multiply-adds per 32×32 image."""
+    return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, stem="cifar", **kwargs)
 
 
 def resnet34(num_classes=1000, **kwargs):
