@@ -15,6 +15,7 @@ import math
 import textwrap
 
 import matplotlib.pyplot as plt
+from matplotlib.transforms import Bbox
 import torch
 
 # The results files' reader and schema live in utils.results (plot reads, never writes them).
@@ -281,10 +282,10 @@ def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=
     def cost(box, me):
         c = 0.0
         others = [wide if j != me else tight for j, (tight, wide) in enumerate(own)]
-        for a0, b0, a1, b1 in placed + fixed + others:
+        for k, (a0, b0, a1, b1) in enumerate(placed + fixed + others):
             w, h = min(box.x1, a1) - max(box.x0, a0), min(box.y1, b1) - max(box.y0, b0)
-            if w > 0 and h > 0:
-                c += w * h
+            if w > 0 and h > 0:   # covering another label is worst: text on text is unreadable
+                c += w * h * (1000 if k < len(placed) else 1)
         outside = ((max(0, frame.x0 - box.x0) + max(0, box.x1 - frame.x1)) * box.height
                    + (max(0, frame.y0 - box.y0) + max(0, box.y1 - frame.y1)) * box.width)
         return c + 4 * outside
@@ -300,8 +301,9 @@ def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=
         r = lab.get("r", 3.0) + gap
         prefer = list(lab.get("prefer", ()))
         order = prefer + [i for i in range(len(_AROUND)) if i not in prefer]
-        candidates = sorted(((reach, slide, i) for reach in (1.0, 2.6, 4.5)
-                             for slide in (0, 5, -5, 10, -10, 16, -16) for i in order),
+        candidates = sorted(((reach, slide, i) for reach in (1.0, 2.6, 4.5, 6.5, 8.5, 11.0)
+                             for slide in (0, 5, -5, 10, -10, 16, -16, 24, -24, 34, -34)
+                             for i in order),
                             key=lambda c: (c[0], abs(c[1]), order.index(c[2])))
         ann = ax.annotate(lab["text"], (lab["x"], lab["y"]), xytext=(0, 0),
                           textcoords="offset points", fontsize=fontsize,
@@ -313,6 +315,9 @@ def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=
             ann.set_horizontalalignment(_AROUND[i][2])
             ann.set_verticalalignment(_AROUND[i][3])
             box = ann.get_window_extent(renderer)
+            if reach > 1 or abs(slide) > 5:   # joined by a line: it takes room too (the box of
+                (px, py), = ax.transData.transform([(lab["x"], lab["y"])])  # point and text)
+                box = Bbox.union([box, Bbox.from_extents(px - 1, py - 1, px + 1, py + 1)])
             c = cost(box, me)
             if best is None or c < best[0]:
                 best = (c, (reach, slide, i), box)
@@ -350,10 +355,11 @@ def imagenet_errors(results_dir=None, *, chapters=None):
     shown = [c for c in chapters if c["headline"] and c["network"] and c["network"]["imagenet"]
              and c["year"]]
     missing = [c for c in chapters if c not in shown]
-    fig, axes = _figure(1, 2, figsize=(7.0, 3.7), sharex=True)
+    fig, axes = _figure(1, 2, figsize=(7.0, 4.6), sharex=True)
     with plt.rc_context(STYLE):
         area = 6.0  # points² per million parameters
         years = [c["year"] for c in shown] or [2012]
+        jobs = []
         for ax, metric in zip(axes[0], ("top-1", "top-5")):
             pts = [(c, result_value(c["headline"], metric)) for c in shown]
             pts = [(c, v) for c, v in pts if v is not None]
@@ -374,11 +380,11 @@ def imagenet_errors(results_dir=None, *, chapters=None):
             lo, hi = min(v for _, v in pts), max(v for _, v in pts)
             span = max(hi - lo, 4.0)
             ax.set_ylim(max(0.0, lo - 0.45 * span), hi + 0.45 * span)
-            _place_labels(ax, [{"x": c["year"], "y": v, "prefer": (0, 2),
-                                "r": math.sqrt(area * c["network"]["params"] / 1e6 / math.pi),
-                                "text": f"{c['name']}: {v:g}%\n"
-                                        f"{_si(c['network']['params'])} parameters"}
-                               for c, v in pts])
+            jobs.append((ax, [{"x": c["year"], "y": v, "prefer": (0, 2),
+                               "r": math.sqrt(area * c["network"]["params"] / 1e6 / math.pi),
+                               "text": f"{c['name']}: {v:g}%\n"
+                                       f"{_si(c['network']['params'])} parameters"}
+                              for c, v in pts]))
         fig.suptitle("The papers' ImageNet error, one network per paper, on the validation set "
                      "(bubble area = parameters)", fontsize=9)
         if missing:
@@ -388,6 +394,10 @@ def imagenet_errors(results_dir=None, *, chapters=None):
                                      if isinstance(task, str) else "no ImageNet result recorded")
             why = "; ".join(f"{c['name']} ({reason(c)})" for c in missing)
             fig.supxlabel(textwrap.fill(f"Not drawn: {why}.", 125), fontsize=7.5, color="0.3")
+        # labels last, once every title is in place: the layout engine must not move the axes
+        # after the labels were fitted between the bubbles
+        for ax, labels in jobs:
+            _place_labels(ax, labels, fontsize=7.5 if len(labels) <= 6 else 6.5)
     return fig
 
 
@@ -515,9 +525,10 @@ def compare(results_dir=None, x: str = "params", *, chapters=None):
     if chapters is None:
         chapters = read_results(results_dir)
     points = [p for p in best_runs(chapters) if is_number(p.get(x))]
-    fig, axes = _figure(1, 2, figsize=(7.0, 3.6), sharex=True)
+    fig, axes = _figure(1, 2, figsize=(7.0, 6.0), sharex=True)
     with plt.rc_context(STYLE):
         xs = [p[x] for p in points] or [1e5, 1e8]
+        jobs = []
         for ax, (budget, how) in zip(axes[0], BUDGET_PANELS.items()):
             ax.set_xscale("log")
             ax.set_xlim(min(xs) / 4, max(xs) * 4)
@@ -537,11 +548,13 @@ def compare(results_dir=None, x: str = "params", *, chapters=None):
             lo, hi = min(accs), max(accs)
             span = max(hi - lo, 10.0)
             ax.set_ylim(max(0.0, lo - 0.3 * span), min(100.0, hi + 0.3 * span))
-            _place_labels(ax, [{"x": p[x], "y": 100 * p["best_test_acc"], "r": 3.0,
-                                "text": f"{p['name']} {100 * p['best_test_acc']:.1f}%\n"
-                                        + (_seen(p) if budget == "cpu" else
-                                           f"{p.get('epochs', '?')} epochs")}
-                               for p in ps], fontsize=7)
+            jobs.append((ax, [{"x": p[x], "y": 100 * p["best_test_acc"], "r": 3.0,
+                               "text": f"{p['name']} {100 * p['best_test_acc']:.1f}%\n"
+                                       + (_seen(p) if budget == "cpu" else
+                                          f"{p.get('epochs', '?')} epochs")}
+                              for p in ps]))
+        for ax, labels in jobs:   # last, when both panels are laid out (see imagenet_errors)
+            _place_labels(ax, labels, fontsize=7 if len(labels) <= 6 else 6)
     return fig
 
 
