@@ -9,9 +9,10 @@ chapters import: ``torch``, ``nn``, ``F``, ``torchvision``, ``OrderedDict`` and 
 (utils.layers). It returns the namespace. The notebook is read as JSON, never executed, so these
 tests stay fast, and they fail as soon as a chapter's network and its utils twin drift apart.
 
-``build(make)`` builds a network on the meta device, gives it memory without initialising it and
-fills it with seeded random numbers: a VGG-16 in a fraction of the time of PyTorch's own
-initialisation, and random weights are all an equal-output test needs.
+``build(make)`` is ``utils.layers.random_weights``: a network built on the meta device, given
+memory without initialising it and filled with seeded random numbers (a VGG-16 in a fraction of
+the time of PyTorch's own initialisation; random weights are all an equal-output test needs).
+It lives in utils because chapter 7 uses it too.
 
 A chapter may stop defining a network and import it from utils.layers instead; then there is
 nothing left to compare: ``chapter_definitions`` skips the test when the chapter refers to
@@ -31,6 +32,7 @@ import torchvision
 from torch import nn
 
 from utils import layers
+from utils.layers.reference import random_weights as build  # noqa: F401  (the tests import it here)
 
 CHAPTERS = Path(__file__).resolve().parent.parent / "chapters"
 
@@ -93,49 +95,3 @@ def same_init(make_ours, make_theirs, seed: int = 0) -> bool:
     theirs = make_theirs().state_dict()
     return list(ours) == list(theirs) and all(torch.equal(ours[k], theirs[k]) for k in ours)
 
-
-PERIOD = 65_537  # a prime: a tiled noise pattern of this length repeats in no row or filter
-
-
-def _uniform_(t: torch.Tensor, low: float, high: float, g: torch.Generator):
-    """Fill ``t`` with uniform noise: fresh numbers for the first ``PERIOD`` values, then that
-    stretch tiled (drawing 100 million numbers one by one takes seconds; tiling is a copy)."""
-    n = t.numel()
-    noise = torch.empty(min(n, PERIOD)).uniform_(low, high, generator=g)
-    if n > PERIOD:
-        noise = noise.repeat(-(-n // PERIOD))[:n]
-    t.copy_(noise.view(t.shape))
-
-
-def build(make, seed: int | None = 0) -> nn.Module:
-    """``make()`` with seeded random weights, fast: built on the meta device, then given memory.
-
-    Weights are uniform with variance 1/fan-in (so that activations keep their scale through a
-    deep ReLU network), biases and batch-norm shifts small, batch-norm scales and running
-    variances in [0.5, 1.5] (so that a misplaced normalisation would change the output), and
-    integer buffers (``num_batches_tracked``) zero. Every tensor gets its own noise. ``seed=None``
-    leaves the memory uninitialised: for the network that ``same_as_reference`` overwrites with
-    the other's weights anyway.
-    """
-    with torch.device("meta"):
-        model = make()
-    hidden = {n for n, _ in model.named_buffers()} - set(model.state_dict())
-    if hidden:  # non-persistent buffers (LeNetC3's table) would be left as uninitialised memory
-        raise ValueError(f"build() cannot fill non-persistent buffers {sorted(hidden)}: "
-                         "construct this model normally")
-    model = model.to_empty(device="cpu")
-    if seed is None:
-        return model
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if not t.is_floating_point():
-                t.zero_()
-            elif name.endswith("running_var") or (t.dim() == 1 and name.endswith("weight")):
-                _uniform_(t, 0.5, 1.5, g)
-            elif t.dim() == 1:
-                _uniform_(t, -0.1, 0.1, g)
-            else:
-                bound = (3.0 / t[0].numel()) ** 0.5
-                _uniform_(t, -bound, bound, g)
-    return model

@@ -25,7 +25,8 @@ papers. One module per family, all re-exported here, so ``from utils import laye
   ResNet-18 for CIFAR-10 (``resnet18_cifar``);
 - ``common``: the pieces that later families share (conv–BN–activation, squeeze-and-excitation,
   channel rounding, stochastic depth), each equal to its ``torchvision.ops`` counterpart;
-- ``reference``: ``same_as_reference``, the check that a network is the reference one.
+- ``reference``: ``same_as_reference``, the check that a network is the reference one, and
+  ``random_weights``, a full-size network with seeded random weights in a fraction of the time.
 
 Conventions: ``in_channels``, ``out_channels`` and ``stride`` as ``nn.Conv2d`` names them; a
 class for the paper's network (``AlexNet``, ``ZFNet``, ``VGG``, …) and a ``<net>_cifar()``
@@ -36,7 +37,8 @@ from .alexnet import AlexNet, AlexNetCIFAR, LocalResponseNorm, alexnet_cifar
 from .bn_inception import (BN_INCEPTION_TABLE, BNInception, ConvBlock, InceptionBN,
                            NoisyBatchNorm2d, SeparableBasicConv2d, SeparableConv2d, SmallConvNet,
                            bn_inception_cifar)
-from .common import ConvBNAct, SqueezeExcitation, StochasticDepth, drop_path, make_divisible
+from .common import (ConvBNAct, SqueezeExcitation, StochasticDepth, drop_path, he_init,
+                     make_divisible)
 from .googlenet import (GOOGLENET_TABLE, BasicConv2d, GoogLeNet, GoogLeNetCIFAR, GoogLeNetOutputs,
                         Inception, InceptionAux, cifar_table, googlenet_cifar)
 # (the builder inception_v3() stays in its module: exported here it would shadow the module)
@@ -46,7 +48,7 @@ from .inception_v3 import (AuxiliaryClassifier, GridReduction17, GridReduction35
 from .lenet import (LENET_C3_TABLE, EuclideanRBF, LeNet5, LeNetC3, ScaledTanh, Subsampling,
                     lenet5_cifar, lenet_c3_table)
 from .nin import MLPConv, NiNCIFAR, NiNImageNet, nin_cifar
-from .reference import ReferenceCheck, same_as_reference
+from .reference import ReferenceCheck, random_weights, same_as_reference
 from .resnet import (BasicBlock, Bottleneck, ResNet, ResNetCIFAR, ZeroPadShortcut, resnet18,
                      resnet18_cifar, resnet34, resnet50, resnet101, resnet152, resnet_cifar)
 from .vgg import (_VGG_STAGES, VGG, VGG_CONFIGS, VGG_NAMES, _vgg_config, make_vgg_layers,
@@ -77,7 +79,7 @@ __all__ = [
     "BasicBlock", "Bottleneck", "ZeroPadShortcut", "ResNet", "resnet18", "resnet34", "resnet50",
     "resnet101", "resnet152", "ResNetCIFAR", "resnet_cifar", "resnet18_cifar",
     # shared by later families
-    "ConvBNAct", "SqueezeExcitation", "make_divisible", "drop_path", "StochasticDepth",
+    "ConvBNAct", "SqueezeExcitation", "make_divisible", "drop_path", "StochasticDepth", "he_init",
     # checks
-    "same_as_reference", "ReferenceCheck",
+    "same_as_reference", "ReferenceCheck", "random_weights",
 ]

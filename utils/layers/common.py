@@ -19,6 +19,18 @@ import torch
 from torch import nn
 
 
+def he_init(model: nn.Module) -> None:
+    """torchvision's initialisation of its batch-normalised networks (ResNet and later): He et
+    al.'s normal rule with the fan-out for every convolution's weights, batch norm's scale 1 and
+    shift 0; linear layers and convolution biases keep PyTorch's default."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
     """``v`` rounded to the nearest multiple of ``divisor`` (at least ``min_value``, by default
     ``divisor``), but never more than 10 % below ``v``.

@@ -130,6 +130,31 @@ class InceptionAux(nn.Module):
         return self.fc2(x)
 
 
+def google_normalisation(x: torch.Tensor) -> torch.Tensor:
+    """Inputs normalised with ImageNet's mean and std → Google's (x − 0.5)/0.5, channel by
+    channel: what torchvision's ``transform_input=True`` does for the weights Google trained
+    (GoogLeNet here, Inception v3 in ``inception_v3.py``)."""
+    mean = x.new_tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = x.new_tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    return x * (std / 0.5) + (mean - 0.5) / 0.5
+
+
+def _modules_and_classifier(net: nn.Module, x: torch.Tensor):
+    """Table 1 from module 3a to the classifier, shared by ``GoogLeNet`` and ``GoogLeNetCIFAR``
+    (which differ only in the stem): the nine modules with the 3×3/2 poolings after 3b and 4e,
+    the auxiliary heads on 4a and 4d in training mode, average pooling, dropout, ``fc``."""
+    x = net.maxpool3(net.inception3b(net.inception3a(x)))
+    x = net.inception4a(x)
+    heads = net.training and net.aux1 is not None
+    aux1 = net.aux1(x) if heads else None
+    x = net.inception4d(net.inception4c(net.inception4b(x)))
+    aux2 = net.aux2(x) if heads else None
+    x = net.maxpool4(net.inception4e(x))
+    x = net.inception5b(net.inception5a(x))
+    x = net.fc(net.dropout(torch.flatten(net.avgpool(x), 1)))
+    return GoogLeNetOutputs(x, aux1, aux2) if heads else x
+
+
 class GoogLeNet(nn.Module):
     """GoogLeNet (Table 1 of the paper), for 3×224×224 inputs: the stem (conv1 7×7/2, max-pool
     3×3/2, conv2 1×1 64, conv3 3×3 192, max-pool 3×3/2), the nine Inception modules of
@@ -198,31 +223,16 @@ class GoogLeNet(nn.Module):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
 
-    def _transform_input(self, x: torch.Tensor) -> torch.Tensor:
-        """ImageNet normalisation (mean, std) → Google's (x − 0.5)/0.5, channel by channel."""
-        mean = x.new_tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-        std = x.new_tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-        return x * (std / 0.5) + (mean - 0.5) / 0.5
-
     def forward(self, x: torch.Tensor):
         if self.transform_input:
-            x = self._transform_input(x)
+            x = google_normalisation(x)
         x = self.maxpool1(self.conv1(x))
         if self.lrn1 is not None:
             x = self.lrn1(x)
         x = self.conv3(self.conv2(x))
         if self.lrn2 is not None:
             x = self.lrn2(x)
-        x = self.maxpool3(self.inception3b(self.inception3a(self.maxpool2(x))))
-        x = self.inception4a(x)
-        heads = self.training and self.aux1 is not None
-        aux1 = self.aux1(x) if heads else None
-        x = self.inception4d(self.inception4c(self.inception4b(x)))
-        aux2 = self.aux2(x) if heads else None
-        x = self.maxpool4(self.inception4e(x))
-        x = self.inception5b(self.inception5a(x))
-        x = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
-        return GoogLeNetOutputs(x, aux1, aux2) if heads else x
+        return _modules_and_classifier(self, self.maxpool2(x))
 
 
 def cifar_table(width: float = 0.5) -> dict:
@@ -285,17 +295,7 @@ class GoogLeNetCIFAR(nn.Module):
         self.fc = nn.Linear(self.inception5b.out_channels, num_classes)
 
     def forward(self, x: torch.Tensor):
-        x = self.maxpool2(self.conv3(self.conv2(self.conv1(x))))
-        x = self.maxpool3(self.inception3b(self.inception3a(x)))
-        x = self.inception4a(x)
-        heads = self.training and self.aux1 is not None
-        aux1 = self.aux1(x) if heads else None
-        x = self.inception4d(self.inception4c(self.inception4b(x)))
-        aux2 = self.aux2(x) if heads else None
-        x = self.maxpool4(self.inception4e(x))
-        x = self.inception5b(self.inception5a(x))
-        x = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
-        return GoogLeNetOutputs(x, aux1, aux2) if heads else x
+        return _modules_and_classifier(self, self.maxpool2(self.conv3(self.conv2(self.conv1(x)))))
 
 
 def googlenet_cifar(aux_logits: bool = True, **kwargs) -> GoogLeNetCIFAR:

@@ -39,7 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .googlenet import BasicConv2d
+from .common import he_init
+from .googlenet import BasicConv2d, google_normalisation
 
 # What InceptionV3 returns in training mode with its auxiliary head (the logits alone otherwise),
 # with torchvision's field names.
@@ -325,15 +326,9 @@ class InceptionV3(nn.Module):
         if init_weights:
             _init_weights(self)
 
-    def _transform_input(self, x: torch.Tensor) -> torch.Tensor:
-        """ImageNet normalisation (mean, std) → Google's (x − 0.5)/0.5, channel by channel."""
-        mean = x.new_tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-        std = x.new_tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-        return x * (std / 0.5) + (mean - 0.5) / 0.5
-
     def forward(self, x: torch.Tensor):
         if self.transform_input:
-            x = self._transform_input(x)
+            x = google_normalisation(x)
         x = self.maxpool1(self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x))))
         x = self.maxpool2(self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x)))
         x = self.Mixed_5d(self.Mixed_5c(self.Mixed_5b(x)))
@@ -403,12 +398,7 @@ class InceptionV3CIFAR(nn.Module):
     def reset_parameters(self):
         """He (fan-out) initialisation for the convolutions, PyTorch's default for the linear
         layers, batch norm γ = 1, β = 0: torchvision's std 0.1 is tuned for its own widths."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        he_init(self)
 
     def forward(self, x: torch.Tensor):
         x = self.mixed_6(self.Mixed_6a(self.mixed_5(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))))

@@ -232,3 +232,52 @@ def _compare_outputs(check, ours, theirs, theirs_sd, pairs, input_size, inputs, 
                          default=0.0)
     check.outputs_close = all(torch.allclose(x, y, rtol=check.rtol, atol=check.atol)
                               for x, y in zip(a, b))
+
+
+# --- networks with random weights, fast (for equal-output checks) ---------------------------------
+
+PERIOD = 65_537  # a prime: a tiled noise pattern of this length repeats in no row or filter
+
+
+def _uniform_(t: torch.Tensor, low: float, high: float, g: torch.Generator):
+    """Fill ``t`` with uniform noise: fresh numbers for the first ``PERIOD`` values, then that
+    stretch tiled (drawing 100 million numbers one by one takes seconds; tiling is a copy)."""
+    n = t.numel()
+    noise = torch.empty(min(n, PERIOD)).uniform_(low, high, generator=g)
+    if n > PERIOD:
+        noise = noise.repeat(-(-n // PERIOD))[:n]
+    t.copy_(noise.view(t.shape))
+
+
+def random_weights(make, seed: int | None = 0) -> nn.Module:
+    """``make()`` with seeded random weights, fast: built on the meta device, then given memory.
+
+    Weights are uniform with variance 1/fan-in (so that activations keep their scale through a
+    deep ReLU network), biases and batch-norm shifts small, batch-norm scales and running
+    variances in [0.5, 1.5] (so that a misplaced normalisation would change the output), and
+    integer buffers (``num_batches_tracked``) zero. Every tensor gets its own noise. ``seed=None``
+    leaves the memory uninitialised: for the network that ``same_as_reference`` overwrites with
+    the other's weights anyway.
+    """
+    with torch.device("meta"):
+        model = make()
+    hidden = {n for n, _ in model.named_buffers()} - set(model.state_dict())
+    if hidden:  # non-persistent buffers (LeNetC3's table) would be left as uninitialised memory
+        raise ValueError(f"random_weights() cannot fill non-persistent buffers {sorted(hidden)}: "
+                         "construct this model normally")
+    model = model.to_empty(device="cpu")
+    if seed is None:
+        return model
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if not t.is_floating_point():
+                t.zero_()
+            elif name.endswith("running_var") or (t.dim() == 1 and name.endswith("weight")):
+                _uniform_(t, 0.5, 1.5, g)
+            elif t.dim() == 1:
+                _uniform_(t, -0.1, 0.1, g)
+            else:
+                bound = (3.0 / t[0].numel()) ** 0.5
+                _uniform_(t, -bound, bound, g)
+    return model

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .common import he_init
+
 
 class BasicBlock(nn.Module):
     """The two-layer residual block (Figure 5, left) of ResNet-18/34 and of the CIFAR networks:
@@ -120,12 +122,7 @@ def _init_weights(model: nn.Module, zero_init_residual: bool = False):
     (the paper's own rule, [13] in its references), BN scale 1 and shift 0; linear layers keep
     PyTorch's default. ``zero_init_residual`` zeroes each block's last BN scale, so that every
     block starts as the identity (Goyal et al., 2017)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    he_init(model)
     if zero_init_residual:
         for m in model.modules():
             if isinstance(m, (BasicBlock, Bottleneck)):
