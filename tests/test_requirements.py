@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: What a recent Colab runtime has preinstalled (update when it moves on): every bound must
 #: admit these, so that the set-up cell reinstalls nothing there.
 COLAB = {"torch": "2.8.0", "torchvision": "0.23.0", "numpy": "2.0.2", "matplotlib": "3.10.0",
-         "tqdm": "4.67.1", "ipywidgets": "7.7.1"}
+         "tqdm": "4.67.1", "ipywidgets": "7.7.1",
+         "timm": "1.0.19"}
 
 #: The command each package provides, for the README's commands.
 COMMANDS = {"jupyter lab": "jupyterlab", "jupyter notebook": "notebook",

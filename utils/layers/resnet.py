@@ -27,18 +27,20 @@ class BasicBlock(nn.Module):
     ``downsample``: the shortcut when the shape changes (torchvision's name; a 1×1 projection, or
     ``ZeroPadShortcut``); ``None`` is the identity. ``residual=False`` drops the shortcut: the
     paper's "plain" block, for the degradation experiment (Figure 1, Figure 6 left).
+    ``se``: as in ``Bottleneck``.
     """
 
     expansion = 1
 
     def __init__(self, in_channels: int, channels: int, stride: int = 1,
-                 downsample: nn.Module | None = None, *, residual: bool = True):
+                 downsample: nn.Module | None = None, *, residual: bool = True, se=None):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, channels, 3, stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
+        self.se = None if se is None else se(channels)
         self.downsample = downsample
         self.stride, self.residual = stride, residual
         self.in_channels, self.out_channels = in_channels, channels * self.expansion
@@ -46,6 +48,8 @@ class BasicBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
+        if self.se is not None:
+            out = self.se(out)
         if self.residual:
             out = out + (x if self.downsample is None else self.downsample(x))
         return self.relu(out)
@@ -61,25 +65,35 @@ class Bottleneck(nn.Module):
     the default) is torchvision's "ResNet v1.5", slightly more accurate and more expensive;
     ``"conv1"`` (the first 1×1) is the paper's v1, which looks at only one pixel in four.
     ``downsample`` and ``residual`` as in ``BasicBlock``.
+
+    ``groups`` and ``base_width`` (torchvision's names): ResNeXt's aggregated transformations
+    (chapter 10). The inner width is ``channels · base_width / 64 · groups`` and the 3×3 is a
+    grouped convolution with ``groups`` groups, so ResNeXt-50 (32×4d) is ``groups=32,
+    base_width=4``; the defaults (1, 64) give ResNet's block. ``se``: a function of the block's
+    output width returning a module applied to the residual branch before the addition (the
+    squeeze-and-excitation block of SENet, chapter 12; timm's name ``se``); ``None``, the
+    default, adds nothing.
     """
 
     expansion = 4
 
     def __init__(self, in_channels: int, channels: int, stride: int = 1,
                  downsample: nn.Module | None = None, *, stride_on: str = "conv2",
-                 residual: bool = True):
+                 residual: bool = True, groups: int = 1, base_width: int = 64, se=None):
         super().__init__()
         if stride_on not in ("conv1", "conv2"):
             raise ValueError(f"stride_on must be 'conv2' (v1.5) or 'conv1' (v1), got {stride_on!r}")
         s1, s2 = (stride, 1) if stride_on == "conv1" else (1, stride)
         out_channels = channels * self.expansion
-        self.conv1 = nn.Conv2d(in_channels, channels, 1, s1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, s2, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
-        self.conv3 = nn.Conv2d(channels, out_channels, 1, bias=False)
+        width = int(channels * (base_width / 64.0)) * groups
+        self.conv1 = nn.Conv2d(in_channels, width, 1, s1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, s2, padding=1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
+        self.se = None if se is None else se(out_channels)
         self.downsample = downsample
         self.stride, self.stride_on, self.residual = stride, stride_on, residual
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -88,6 +102,8 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
+        if self.se is not None:
+            out = self.se(out)
         if self.residual:
             out = out + (x if self.downsample is None else self.downsample(x))
         return self.relu(out)
@@ -152,6 +168,9 @@ class ResNet(nn.Module):
     changes (the paper's option B). Equal to torchvision's ``ResNet`` (module names, state dict,
     initialisation, outputs); ``stride_on="conv1"`` gives the paper's v1 bottleneck instead.
 
+    ``groups``, ``width_per_group`` (torchvision's names for ResNeXt, chapter 10) and ``se``
+    (SENet, chapter 12) are handed to every ``Bottleneck`` (``se`` also to a ``BasicBlock``).
+
     ``stem="cifar"``: the stem for 32×32 inputs of kuangliu/pytorch-cifar (the course's
     ResNet-18 for CIFAR-10, ``resnet18_cifar``): ``conv1`` a 3×3 convolution with stride 1 and
     no max-pooling (``maxpool`` is ``nn.Identity``), so that the four stages see 32, 16, 8 and 4
@@ -159,12 +178,19 @@ class ResNet(nn.Module):
     """
 
     def __init__(self, block, layers, num_classes: int = 1000, *, zero_init_residual: bool = False,
-                 stride_on: str = "conv2", in_channels: int = 3, stem: str = "imagenet"):
+                 stride_on: str = "conv2", in_channels: int = 3, stem: str = "imagenet",
+                 groups: int = 1, width_per_group: int = 64, se=None):
         super().__init__()
         if stem not in ("imagenet", "cifar"):
             raise ValueError(f"stem must be 'imagenet' (7×7 /2 and max-pooling) or 'cifar' "
                              f"(3×3 /1, no pooling), got stem={stem!r}")
-        kwargs = {"stride_on": stride_on} if block is Bottleneck else {}
+        kwargs = {"se": se}
+        if block is Bottleneck:
+            kwargs.update(stride_on=stride_on, groups=groups, base_width=width_per_group)
+        elif (groups, width_per_group) != (1, 64):
+            raise ValueError("groups and width_per_group need the Bottleneck block (ResNeXt); "
+                             f"got groups={groups}, width_per_group={width_per_group} with "
+                             f"{block.__name__}")
         if stem == "imagenet":
             self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
         else:
