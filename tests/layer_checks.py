@@ -95,3 +95,13 @@ def same_init(make_ours, make_theirs, seed: int = 0) -> bool:
     theirs = make_theirs().state_dict()
     return list(ours) == list(theirs) and all(torch.equal(ours[k], theirs[k]) for k in ours)
 
+
+
+def assert_torchvision_twin(make_ours, name: str, params: int) -> None:
+    """``make_ours()`` is torchvision's ``name`` at full size (built on the meta device): the same
+    parameter count ``params``, and the same state dict under the same names, not mapped."""
+    with torch.device("meta"):
+        check = layers.same_as_reference(make_ours(), getattr(torchvision.models, name)())
+    check.assert_ok()
+    assert check.params == (params, params)
+    assert all(k == v for k, v in check.mapping.items())

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torchvision
 
-from tests.layer_checks import build, chapter_definitions, same_init
+from tests.layer_checks import assert_torchvision_twin, build, chapter_definitions, same_init
 from utils import arithmetic
 from utils.layers.reference import same_as_reference
 from utils.layers.resnet import (BasicBlock, Bottleneck, ResNet, ResNetCIFAR, resnet18, resnet34,
@@ -22,12 +22,7 @@ IMAGENET = {"resnet18": (resnet18, 11_689_512), "resnet34": (resnet34, 21_797_67
 
 @pytest.mark.parametrize("name", list(IMAGENET))
 def test_imagenet_resnet_is_torchvisions(name):
-    make_ours, params = IMAGENET[name]
-    with torch.device("meta"):
-        check = same_as_reference(make_ours(), getattr(torchvision.models, name)())
-    check.assert_ok()
-    assert check.params == (params, params)
-    assert all(k == v for k, v in check.mapping.items())          # same names, not mapped
+    assert_torchvision_twin(IMAGENET[name][0], name, IMAGENET[name][1])
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])

@@ -1,4 +1,5 @@
-"""Every network and block of the course that has a twin in torchvision *is* that twin.
+"""Every network and block of the course that has a twin in torchvision (or in timm, where
+torchvision has none) *is* that twin.
 
 One parametrized test, one case per twin, each through ``utils.layers.same_as_reference``:
 
@@ -9,7 +10,12 @@ One parametrized test, one case per twin, each through ``utils.layers.same_as_re
   chapter needs it) against ``torchvision.models.alexnet``;
 - the blocks that later families share (utils/layers/common.py) against ``torchvision.ops``;
 - GoogLeNet with torchvision's changes (utils/layers/googlenet.py) against
-  ``torchvision.models.googlenet``; ResNet-18 and ResNet-50 (utils/layers/resnet.py) against ``torchvision.models.resnet18``/``50``.
+  ``torchvision.models.googlenet``; ResNet-18 and ResNet-50 (utils/layers/resnet.py) against
+  ``torchvision.models.resnet18``/``50``;
+- ResNeXt-50 (32×4d) (utils/layers/resnext.py) against ``torchvision.models.resnext50_32x4d``;
+  SE-ResNet-50 (utils/layers/senet.py) against timm's ``seresnet50``; Inception-v4 and the
+  released Inception-ResNet-v2 (utils/layers/inception_v4.py) against timm's ``inception_v4`` and
+  ``inception_resnet_v2`` (their tensors paired in order: the names differ).
 
 Each case runs twice: at full size on the meta device (parameter count and state-dict layout, in
 no time and no memory), then with random weights (``build``) on a small input, for the outputs.
@@ -17,6 +23,7 @@ no time and no memory), then with random weights (``build``) on a small input, f
 
 import pytest
 import torch
+import timm
 import torchvision
 from torch import nn
 
@@ -65,14 +72,27 @@ for name in ("resnet18", "resnet50"):  # the others: tests/test_layers_resnet.py
     TWINS[f"ResNet {name} = {name}"] = (getattr(layers, name), getattr(torchvision.models, name),
                                         (3, 64, 64))
 
+TWINS["ResNeXt-50 (32×4d) = resnext50_32x4d"] = (layers.resnext50_32x4d,
+                                                 torchvision.models.resnext50_32x4d, (3, 64, 64))
+TWINS["SE-ResNet-50 = timm seresnet50"] = (layers.se_resnet50,
+                                           lambda: timm.create_model("seresnet50"), (3, 64, 64))
+
+TWINS["Inception-v4 = timm inception_v4"] = (layers.InceptionV4,
+                                             lambda: timm.create_model("inception_v4"), (3, 75, 75))
+TWINS["Inception-ResNet-v2 = timm inception_resnet_v2"] = (
+    layers.InceptionResNetV2, lambda: timm.create_model("inception_resnet_v2"), (3, 75, 75))
+MAPPINGS = {"Inception-v4 = timm inception_v4": "order",
+            "Inception-ResNet-v2 = timm inception_resnet_v2": "order"}
+
 
 @pytest.mark.parametrize("name", list(TWINS))
 def test_twin(name):
     make_ours, make_theirs, size = TWINS[name]
     with torch.device("meta"):
-        full_size = same_as_reference(make_ours(), make_theirs())
+        full_size = same_as_reference(make_ours(), make_theirs(), mapping=MAPPINGS.get(name))
     full_size.assert_ok()
-    check = same_as_reference(build(make_ours, seed=None), build(make_theirs), size, batch=1)
+    check = same_as_reference(build(make_ours, seed=None), build(make_theirs), size,
+                              mapping=MAPPINGS.get(name), batch=1)
     check.assert_ok()
     assert check.same_output is True                    # compared, not skipped
 

@@ -20,9 +20,20 @@ papers. One module per family, all re-exported here, so ``from utils import laye
 - ``inception_v3``: Inception v3 (Szegedy et al., 2016), chapters/07_inception_v3.ipynb:
   torchvision's ``inception_v3`` module for module (the paper's Figure 5, 6 and 7 modules and the
   two grid reductions) and the course's reduced CIFAR-10 network;
+- ``inception_v4``: Inception-v4 and Inception-ResNet (Szegedy et al., 2017),
+  chapters/09_inception_v4.ipynb: the paper's modules, Inception-v4 and the released
+  Inception-ResNet-v2 equal to timm's, Inception-ResNet-v1 from the figures, and the course's
+  CIFAR-10 Inception-ResNet (with or without its shortcuts);
 - ``resnet``: ResNet (He et al., 2016), chapters/08_resnet.ipynb: torchvision's ResNet-18 … 152
   module for module, the paper's CIFAR-10 networks (options A and B, plain) and the course's
-  ResNet-18 for CIFAR-10 (``resnet18_cifar``);
+  ResNet-18 for CIFAR-10 (``resnet18_cifar``); its ``Bottleneck`` and ``ResNet`` also take
+  ResNeXt's ``groups``/``width_per_group`` and SENet's ``se``;
+- ``resnext``: ResNeXt (Xie et al., 2017), chapters/10_resnext.ipynb: the three equivalent
+  forms of the block (Figure 3), torchvision's and timm's ImageNet networks, and the CIFAR-10
+  ResNeXt-29 of the paper's §5 (``resnext29_cifar``);
+- ``senet``: squeeze-and-excitation networks (Hu et al., 2018), chapters/12_senet.ipynb: the SE
+  block with the paper's names, SE-ResNet-50 (timm's ``seresnet50``), SE-Inception and the CIFAR-10
+  SE-ResNets;
 - ``common``: the pieces that later families share (conv–BN–activation, squeeze-and-excitation,
   channel rounding, stochastic depth), each equal to its ``torchvision.ops`` counterpart;
 - ``reference``: ``same_as_reference``, the check that a network is the reference one, and
@@ -45,12 +56,23 @@ from .googlenet import (GOOGLENET_TABLE, BasicConv2d, GoogLeNet, GoogLeNetCIFAR,
 from .inception_v3 import (AuxiliaryClassifier, GridReduction17, GridReduction35, InceptionFig5,
                            InceptionFig6, InceptionFig7, InceptionV3, InceptionV3CIFAR,
                            inception_v3_cifar)
+# (likewise inception_v4(): ``layers.inception_v4`` is the module)
+from .inception_v4 import (InceptionA, InceptionB, InceptionC, InceptionResNetA,
+                           InceptionResNetB, InceptionResNetC, InceptionResNetCIFAR,
+                           InceptionResNetV1, InceptionResNetV2, InceptionV4, ReductionA,
+                           ReductionB, ReductionBRes, StemResV1, StemV3, StemV4,
+                           inception_resnet_cifar, inception_resnet_v1, inception_resnet_v2)
 from .lenet import (LENET_C3_TABLE, EuclideanRBF, LeNet5, LeNetC3, ScaledTanh, Subsampling,
                     lenet5_cifar, lenet_c3_table)
 from .nin import MLPConv, NiNCIFAR, NiNImageNet, nin_cifar
 from .reference import ReferenceCheck, random_weights, same_as_reference
 from .resnet import (BasicBlock, Bottleneck, ResNet, ResNetCIFAR, ZeroPadShortcut, resnet18,
                      resnet18_cifar, resnet34, resnet50, resnet101, resnet152, resnet_cifar)
+from .resnext import (AggregatedBlock, ConcatBlock, ResNeXtCIFAR, from_grouped,
+                      resnext29_cifar, resnext50_32x4d, resnext101_32x4d, resnext101_32x8d,
+                      resnext101_64x4d)
+from .senet import (SEBlock, SEInception, SEResNetCIFAR, add_se, se_factory, se_parameters,
+                    se_resnet18_cifar, se_resnet50, se_resnet_cifar)
 from .vgg import (_VGG_STAGES, VGG, VGG_CONFIGS, VGG_NAMES, _vgg_config, make_vgg_layers,
                   vgg16_cifar, vgg_cifar)
 from .zfnet import ZFNet, ZFNetCIFAR, zfnet_cifar
@@ -75,9 +97,20 @@ __all__ = [
     # Inception v3
     "InceptionFig5", "GridReduction35", "InceptionFig6", "GridReduction17", "InceptionFig7",
     "AuxiliaryClassifier", "InceptionV3", "InceptionV3CIFAR", "inception_v3_cifar",
+    # Inception-v4 and Inception-ResNet
+    "StemV4", "InceptionA", "ReductionA", "InceptionB", "ReductionB", "InceptionC", "InceptionV4",
+    "InceptionResNetA", "InceptionResNetB", "InceptionResNetC", "ReductionBRes", "StemV3",
+    "InceptionResNetV2", "StemResV1", "InceptionResNetV1", "InceptionResNetCIFAR",
+    "inception_resnet_v2", "inception_resnet_v1", "inception_resnet_cifar",
     # ResNet
     "BasicBlock", "Bottleneck", "ZeroPadShortcut", "ResNet", "resnet18", "resnet34", "resnet50",
     "resnet101", "resnet152", "ResNetCIFAR", "resnet_cifar", "resnet18_cifar",
+    # ResNeXt
+    "AggregatedBlock", "ConcatBlock", "from_grouped", "resnext50_32x4d", "resnext101_32x4d",
+    "resnext101_32x8d", "resnext101_64x4d", "ResNeXtCIFAR", "resnext29_cifar",
+    # SENet
+    "SEBlock", "se_factory", "se_resnet50", "se_resnet18_cifar", "SEResNetCIFAR", "se_resnet_cifar",
+    "SEInception", "add_se", "se_parameters",
     # shared by later families
     "ConvBNAct", "SqueezeExcitation", "make_divisible", "drop_path", "StochasticDepth", "he_init",
     # checks

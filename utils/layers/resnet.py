@@ -255,11 +255,12 @@ class ResNetCIFAR(nn.Module):
 
     ``shortcut``: "A" (the paper's choice here: zero-padding identity, no parameters) or "B" (1×1
     projections at the two changes of shape). ``plain=True``: the same layers without shortcuts
-    (the plain networks of Figure 6, left), with the same state dict as option A.
+    (the plain networks of Figure 6, left), with the same state dict as option A. ``se``: as in
+    ``BasicBlock``, for every block (SENet's CIFAR networks, chapter 12).
     """
 
     def __init__(self, depth: int = 20, num_classes: int = 10, *, shortcut: str = "A",
-                 plain: bool = False, in_channels: int = 3):
+                 plain: bool = False, in_channels: int = 3, se=None):
         super().__init__()
         if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
             raise ValueError(f"depth must be 6n + 2 for a whole n ≥ 1 (20, 32, 44, 56, 110, …), "
@@ -272,9 +273,12 @@ class ResNetCIFAR(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, 16, kernel_size=3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         self.relu = nn.ReLU(inplace=True)
-        self.layer1 = _make_stage(BasicBlock, 16, 16, n, 1, shortcut, residual=not plain)
-        self.layer2 = _make_stage(BasicBlock, 16, 32, n, 2, shortcut, residual=not plain)
-        self.layer3 = _make_stage(BasicBlock, 32, 64, n, 2, shortcut, residual=not plain)
+        self.layer1 = _make_stage(BasicBlock, 16, 16, n, 1, shortcut, residual=not plain,
+                                  se=se)
+        self.layer2 = _make_stage(BasicBlock, 16, 32, n, 2, shortcut, residual=not plain,
+                                  se=se)
+        self.layer3 = _make_stage(BasicBlock, 32, 64, n, 2, shortcut, residual=not plain,
+                                  se=se)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(64, num_classes)
         _init_weights(self)
