@@ -315,7 +315,8 @@ def record_reference(chapter: str, *, imagenet=None, paper=None, cifar=None) -> 
 #: configuration the chapter builds. A path of keys into the record's ``reference["paper"]``;
 #: a chapter not listed here is represented by the first ImageNet top-1/top-5 result it records.
 HEADLINE = {"alexnet": "ilsvrc2012_one_cnn", "zfnet": "one_convnet",
-            "vgg": "table_3_single_scale/D"}
+            "vgg": "table_3_single_scale/D", "inception_v4": "single_crop/Inception-v4",
+            "resnext": "table_3/ResNeXt-50 (32×4d)"}
 
 _TOPK_KEY = re.compile(r"top([15])_error(?:_(val|test))?(?:_(\w+))?")
 _TOPK_NAME = re.compile(r"[,;]?\s*\b(?:(val|validation|test)\s+)?(top-1/top-5|top-1|top-5)\s*$")
