@@ -355,7 +355,8 @@ def imagenet_errors(results_dir=None, *, chapters=None):
     shown = [c for c in chapters if c["headline"] and c["network"] and c["network"]["imagenet"]
              and c["year"]]
     missing = [c for c in chapters if c not in shown]
-    fig, axes = _figure(1, 2, figsize=(7.0, 4.6), sharex=True)
+    # 5.6 in tall: room for a dozen chapters' labels between the bubbles
+    fig, axes = _figure(1, 2, figsize=(7.0, 5.6), sharex=True)
     with plt.rc_context(STYLE):
         area = 6.0  # points² per million parameters
         years = [c["year"] for c in shown] or [2012]
