@@ -13,7 +13,8 @@ One parametrized test, one case per twin, each through ``utils.layers.same_as_re
   ``torchvision.models.googlenet``; ResNet-18 and ResNet-50 (utils/layers/resnet.py) against
   ``torchvision.models.resnet18``/``50``;
 - ResNeXt-50 (32×4d) (utils/layers/resnext.py) against ``torchvision.models.resnext50_32x4d``;
-  SE-ResNet-50 (utils/layers/senet.py) against timm's ``seresnet50``; Inception-v4 and the
+  SE-ResNet-50 (utils/layers/senet.py) against timm's ``seresnet50``; DenseNet-121
+  (utils/layers/densenet.py) against ``torchvision.models.densenet121``; Inception-v4 and the
   released Inception-ResNet-v2 (utils/layers/inception_v4.py) against timm's ``inception_v4`` and
   ``inception_resnet_v2`` (their tensors paired in order: the names differ).
 
@@ -74,6 +75,8 @@ for name in ("resnet18", "resnet50"):  # the others: tests/test_layers_resnet.py
 
 TWINS["ResNeXt-50 (32×4d) = resnext50_32x4d"] = (layers.resnext50_32x4d,
                                                  torchvision.models.resnext50_32x4d, (3, 64, 64))
+TWINS["DenseNet-121 = densenet121"] = (layers.densenet121, torchvision.models.densenet121,
+                                       (3, 64, 64))
 TWINS["SE-ResNet-50 = timm seresnet50"] = (layers.se_resnet50,
                                            lambda: timm.create_model("seresnet50"), (3, 64, 64))
 

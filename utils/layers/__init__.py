@@ -11,6 +11,9 @@ papers. One module per family, all re-exported here, so ``from utils import laye
 - ``zfnet``: ZFNet (Zeiler & Fergus, 2013), chapters/02_zfnet.ipynb;
 - ``nin``: Network in Network (Lin et al., 2013), chapters/03_nin.ipynb;
 - ``vgg``: VGG (Simonyan & Zisserman, 2014), chapters/04_vgg.ipynb;
+- ``densenet``: DenseNet (Huang et al., 2017), chapters/11_densenet.ipynb: torchvision's
+  DenseNet-121 … 201 module for module (``memory_efficient`` included), DenseNet-264 and the
+  paper's CIFAR networks (DenseNet, DenseNet-BC: ``densenet_cifar``);
 - ``googlenet``: GoogLeNet (Szegedy et al., 2015), chapters/05_googlenet.ipynb: the paper's
   network (Table 1 as data, true 5×5 branches, auxiliary heads), torchvision's variant and the
   course's CIFAR-10 network (Table 1 at half width, ``googlenet_cifar``);
@@ -50,6 +53,8 @@ from .bn_inception import (BN_INCEPTION_TABLE, BNInception, ConvBlock, Inception
                            bn_inception_cifar)
 from .common import (ConvBNAct, SqueezeExcitation, StochasticDepth, drop_path, he_init,
                      make_divisible)
+from .densenet import (DenseBlock, DenseLayer, DenseNet, DenseNetCIFAR, Transition, densenet121,
+                       densenet161, densenet169, densenet201, densenet264, densenet_cifar)
 from .googlenet import (GOOGLENET_TABLE, BasicConv2d, GoogLeNet, GoogLeNetCIFAR, GoogLeNetOutputs,
                         Inception, InceptionAux, cifar_table, googlenet_cifar)
 # (the builder inception_v3() stays in its module: exported here it would shadow the module)
@@ -108,6 +113,9 @@ __all__ = [
     # ResNeXt
     "AggregatedBlock", "ConcatBlock", "from_grouped", "resnext50_32x4d", "resnext101_32x4d",
     "resnext101_32x8d", "resnext101_64x4d", "ResNeXtCIFAR", "resnext29_cifar",
+    # DenseNet
+    "DenseLayer", "DenseBlock", "Transition", "DenseNet", "densenet121", "densenet169",
+    "densenet201", "densenet264", "densenet161", "DenseNetCIFAR", "densenet_cifar",
     # SENet
     "SEBlock", "se_factory", "se_resnet50", "se_resnet18_cifar", "SEResNetCIFAR", "se_resnet_cifar",
     "SEInception", "add_se", "se_parameters",
