@@ -216,7 +216,7 @@ def render_table(chapters: list[dict]) -> str:
                 "imagenet-error.svg", "The papers' ImageNet error against the year",
                 "The papers' own ImageNet error for one network (the first line of each row "
                 "below, in bold), against the year of the paper; the bubble's area is the "
-                "network's parameters. Top-1 error on the left, top-5 on the right; a paper "
+                "network's parameters. Top-1 error above, top-5 below; a paper "
                 "that gives only one of them appears only in that panel.")
         lines += [
             "One row per network, at the size its paper describes (ImageNet, 224×224 or "

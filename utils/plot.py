@@ -288,7 +288,7 @@ def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=
                 c += w * h * (1000 if k < len(placed) else 1)
         outside = ((max(0, frame.x0 - box.x0) + max(0, box.x1 - frame.x1)) * box.height
                    + (max(0, frame.y0 - box.y0) + max(0, box.y1 - frame.y1)) * box.width)
-        return c + 4 * outside
+        return c + 1000 * outside   # outside the axes is as bad as text on text
 
     def offset(r, reach, slide, i):
         """Where candidate ``i`` of ``_AROUND`` puts the text, in points from a point of radius
@@ -343,7 +343,7 @@ def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=
 
 def imagenet_errors(results_dir=None, *, chapters=None):
     """The papers' ImageNet error against the year, one bubble per chapter network, its area
-    proportional to the network's parameters: top-1 error on the left, top-5 on the right.
+    proportional to the network's parameters: top-1 error above, top-5 below.
 
     Each bubble is the chapter's headline result (``results.HEADLINE``: one network, on the validation
     set). A chapter whose record has only one of top-1 and top-5 appears only in that panel;
@@ -355,19 +355,19 @@ def imagenet_errors(results_dir=None, *, chapters=None):
     shown = [c for c in chapters if c["headline"] and c["network"] and c["network"]["imagenet"]
              and c["year"]]
     missing = [c for c in chapters if c not in shown]
-    # 5.6 in tall: room for a dozen chapters' labels between the bubbles
-    fig, axes = _figure(1, 2, figsize=(7.0, 5.6), sharex=True)
+    # the panels one above the other, each the page's width: room for a dozen chapters' labels
+    fig, axes = _figure(2, 1, figsize=(7.0, 7.0), sharex=True)
     with plt.rc_context(STYLE):
         area = 6.0  # points² per million parameters
         years = [c["year"] for c in shown] or [2012]
         jobs = []
-        for ax, metric in zip(axes[0], ("top-1", "top-5")):
+        for ax, metric in zip(axes[:, 0], ("top-1", "top-5")):
             pts = [(c, result_value(c["headline"], metric)) for c in shown]
             pts = [(c, v) for c, v in pts if v is not None]
             ax.set_title(f"{metric} error", fontsize=9)
             ax.set_xlabel("year of the paper")
             ax.set_ylabel(f"ImageNet {metric} error (%)")
-            ax.set_xlim(min(years) - 0.7, max(years) + 0.7)
+            ax.set_xlim(min(years) - 0.7, max(years) + 1.0)   # room for the last year's labels
             ax.set_xticks(range(min(years), max(years) + 1))
             if not pts:
                 ax.text(0.5, 0.5, f"no {metric} error recorded", ha="center", va="center",
