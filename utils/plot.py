@@ -381,7 +381,12 @@ def imagenet_errors(results_dir=None, *, chapters=None):
             lo, hi = min(v for _, v in pts), max(v for _, v in pts)
             span = max(hi - lo, 4.0)
             ax.set_ylim(max(0.0, lo - 0.45 * span), hi + 0.45 * span)
-            jobs.append((ax, [{"x": c["year"], "y": v, "prefer": (0, 2),
+            # points of the same year take turns, right and left, from the top down: a label
+            # beside its own bubble cannot then sit beside a neighbour's
+            turn = {id(c): sum(1 for d, w in pts if d["year"] == c["year"] and w > v)
+                    for c, v in pts}
+            jobs.append((ax, [{"x": c["year"], "y": v,
+                               "prefer": (0, 4, 5) if turn[id(c)] % 2 == 0 else (2, 6, 7),
                                "r": math.sqrt(area * c["network"]["params"] / 1e6 / math.pi),
                                "text": f"{c['name']}: {v:g}%\n"
                                        f"{_si(c['network']['params'])} parameters"}

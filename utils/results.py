@@ -316,7 +316,8 @@ def record_reference(chapter: str, *, imagenet=None, paper=None, cifar=None) -> 
 #: a chapter not listed here is represented by the first ImageNet top-1/top-5 result it records.
 HEADLINE = {"alexnet": "ilsvrc2012_one_cnn", "zfnet": "one_convnet",
             "vgg": "table_3_single_scale/D", "inception_v4": "single_crop/Inception-v4",
-            "resnext": "table_3/ResNeXt-50 (32×4d)"}
+            "resnext": "table_3/ResNeXt-50 (32×4d)",
+            "googlenet": "table_3_val_top5_error/models 1, crops 1"}
 
 _TOPK_KEY = re.compile(r"top([15])_error(?:_(val|test))?(?:_(\w+))?")
 _TOPK_NAME = re.compile(r"[,;]?\s*\b(?:(val|validation|test)\s+)?(top-1/top-5|top-1|top-5)\s*$")
@@ -348,8 +349,9 @@ def paper_results(paper) -> list[dict]:
     "validation", "test" or None; value in %). ``imagenet`` is True for top-1/top-5
     classification errors and False for other errors (MNIST, CIFAR-10). Three shapes are read:
     keys such as ``top5_error_val`` side by side, a ``value`` whose name ends in "val
-    top-1/top-5" or "test top-5", and numbers under a key that contains "error". Anything else
-    (sizes, hardware, notes) is not a result.
+    top-1/top-5" or "test top-5", and numbers under a key that contains "error". A list of
+    dicts is a table's rows: each row is read like a dict, under a name made of its other fields
+    ("models 1, crops 1"; a key ``rows`` adds nothing to the path). Anything else (sizes, hardware, notes) is not a result.
     """
     found = []
 
@@ -388,6 +390,11 @@ def paper_results(paper) -> list[dict]:
         for k, v in node.items():
             if isinstance(v, dict):
                 walk(v, path + [k], source)
+            elif isinstance(v, list) and v and all(isinstance(row, dict) for row in v):
+                for row in v:   # a table's rows, each named by its other fields: "models 1, crops 1"
+                    name = ", ".join(f"{f} {x}" for f, x in row.items()
+                                     if not _TOPK_KEY.fullmatch(f) and "error" not in f)
+                    walk(row, path + ([name] if k == "rows" else [k, name]), source)
             elif "error" in k and is_number(v):
                 add(path + [k], _words(k), [{"metric": "error", "split": None, "qualifier": None,
                                               "value": v}], source, False)
