@@ -16,7 +16,6 @@ from utils.layers.densenet import (DenseBlock, DenseLayer, DenseNet, DenseNetCIF
                                    densenet121, densenet161, densenet169, densenet201,
                                    densenet264, densenet_cifar)
 from utils.layers.reference import same_as_reference
-from utils.memory import peak_activation_bytes, saved_activation_bytes
 
 IMAGENET = {"densenet121": (densenet121, 7_978_856), "densenet169": (densenet169, 14_149_480),
             "densenet201": (densenet201, 20_013_928), "densenet161": (densenet161, 28_681_000)}
@@ -120,24 +119,6 @@ def test_layers_and_transition():
     basic = DenseLayer(40, 12, bn_size=None)
     assert not hasattr(basic, "conv2") and basic.conv1.kernel_size == (3, 3)
     assert Transition(256, 128)(torch.randn(1, 256, 8, 8)).shape == (1, 128, 4, 4)
-
-
-def test_memory_counters():
-    """Saved for backward: quadratic in the depth without checkpointing (the increments grow by
-    the same amount each step), linear with it (constant increments); the peak is larger."""
-    torch.manual_seed(0)
-    saved = {m: [] for m in (False, True)}
-    for depth in (2, 4, 6, 8):
-        for m in (False, True):
-            block = DenseBlock(depth, 8, 4, memory_efficient=m)
-            x = torch.randn(1, 8, 8, 8, requires_grad=True)
-            saved[m].append(saved_activation_bytes(block, x))
-            assert peak_activation_bytes(block, x) > saved[m][-1]
-    d_plain = [b - a for a, b in zip(saved[False], saved[False][1:])]
-    d_ckpt = [b - a for a, b in zip(saved[True], saved[True][1:])]
-    assert len(set(d_ckpt)) == 1
-    assert len({b - a for a, b in zip(d_plain, d_plain[1:])}) == 1 and d_plain[1] > d_plain[0]
-    assert all(p > c for p, c in zip(saved[False], saved[True]))
 
 
 def test_chapter_layer_is_dense_layer():
