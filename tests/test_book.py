@@ -546,6 +546,7 @@ def broken_book(tmp_path_factory):
     (src / "book").mkdir(parents=True)
     (src / "chapters").mkdir()
     shutil.copy(ROOT / "_config.yml", src)
+    shutil.copytree(ROOT / "_ext", src / "_ext")   # the local extension _config.yml names
     shutil.copy(ROOT / "book" / "references.bib", src / "book")
     (src / "book" / "intro.md").write_text("# A small book\n\nAn introduction.\n")
     good = tiny_png()
