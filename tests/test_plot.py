@@ -191,6 +191,22 @@ def test_read_results_is_the_one_reader_of_the_results_files(tmp_path):
         results.read_results(tmp_path)
 
 
+def test_accuracies_are_read_as_errors():
+    """Later papers report accuracy: ``top1=70.6`` is read as a 29.4% top-1 error (the
+    accuracy's decimals, not 29.400000000000006), an error stored beside it wins, and an
+    accuracy does not name a table's row."""
+    found = results.paper_results({
+        "table_6": {"1.0": {"top1": 70.6, "macs_millions": 569}, "source": "Table 6"},
+        "table_2": {"B0": {"top1": 76.3, "top5": 93.2, "top5_error": 6.9}},
+        "rows": [{"model": "B7", "top1_accuracy": 84.4}]})
+    assert [(r["path"], r["source"]) for r in found] == [
+        ("table_6/1.0", "Table 6"), ("table_2/B0", None), ("model B7", None)]
+    assert results.result_value(found[0], "top-1") == 29.4
+    assert (results.result_value(found[1], "top-1"), results.result_value(found[1], "top-5")) == (23.7, 6.9)
+    assert results.result_value(found[2], "top-1") == 15.6
+    assert results.paper_results({"table": {"top1_params": 5.3, "top10": 99.0}}) == []
+
+
 def test_headline_results_exist_in_the_records():
     """Every HEADLINE names a result its chapter's record has (a renamed key would silently
     fall back to another result)."""

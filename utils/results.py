@@ -317,9 +317,14 @@ def record_reference(chapter: str, *, imagenet=None, paper=None, cifar=None) -> 
 HEADLINE = {"alexnet": "ilsvrc2012_one_cnn", "zfnet": "one_convnet",
             "vgg": "table_3_single_scale/D", "inception_v4": "single_crop/Inception-v4",
             "resnext": "table_3/ResNeXt-50 (32×4d)",
-            "googlenet": "table_3_val_top5_error/models 1, crops 1"}
+            "googlenet": "table_3_val_top5_error/models 1, crops 1",
+            "mobilenet": "table_6_width/1.0", "mobilenet_v2": "table_4/MobileNetV2",
+            "efficientnet": "table_2_icml/B0"}
 
 _TOPK_KEY = re.compile(r"top([15])_error(?:_(val|test))?(?:_(\w+))?")
+#: Papers from 2017 on report accuracy: ``top1=72.0`` (or ``top1_accuracy``) is a top-1 accuracy
+#: in %, read as the error 100 − 72.0 = 28.0.
+_TOPK_ACC_KEY = re.compile(r"top([15])(?:_accuracy)?")
 _TOPK_NAME = re.compile(r"[,;]?\s*\b(?:(val|validation|test)\s+)?(top-1/top-5|top-1|top-5)\s*$")
 _SPLITS = {"val": "validation", "validation": "validation", "test": "test"}
 _WORDS = ((r"\bilsvrc[ -]?(\d{4})\b", r"ILSVRC-\1"), (r"\bcifar[ -]?10\b", "CIFAR-10"),
@@ -351,7 +356,10 @@ def paper_results(paper) -> list[dict]:
     keys such as ``top5_error_val`` side by side, a ``value`` whose name ends in "val
     top-1/top-5" or "test top-5", and numbers under a key that contains "error". A list of
     dicts is a table's rows: each row is read like a dict, under a name made of its other fields
-    ("models 1, crops 1"; a key ``rows`` adds nothing to the path). Anything else (sizes, hardware, notes) is not a result.
+    ("models 1, crops 1"; a key ``rows`` adds nothing to the path). Accuracies stored as ``top1``
+    or ``top5_accuracy`` (in %) are read as errors, 100 minus the accuracy, with the accuracy's
+    decimals, where the same dict has no error for that metric. Anything else (sizes, hardware,
+    notes) is not a result.
     """
     found = []
 
@@ -362,13 +370,19 @@ def paper_results(paper) -> list[dict]:
     def walk(node, path, source):
         source = node.get("source", source) if isinstance(node.get("source"), str) else source
         topk = [(k, v) for k, v in node.items() if _TOPK_KEY.fullmatch(k) and is_number(v)]
-        if topk:
-            values = []
-            for k, v in topk:
-                m = _TOPK_KEY.fullmatch(k)
-                values.append({"metric": f"top-{m.group(1)}", "split": _SPLITS.get(m.group(2)),
-                               "qualifier": m.group(3) and m.group(3).replace("_", " "),
-                               "value": v})
+        values = []
+        for k, v in topk:
+            m = _TOPK_KEY.fullmatch(k)
+            values.append({"metric": f"top-{m.group(1)}", "split": _SPLITS.get(m.group(2)),
+                           "qualifier": m.group(3) and m.group(3).replace("_", " "),
+                           "value": v})
+        for k, v in node.items():
+            m = _TOPK_ACC_KEY.fullmatch(k)
+            metric = m and f"top-{m.group(1)}"
+            if m and is_number(v) and not any(x["metric"] == metric for x in values):
+                values.append({"metric": metric, "split": None, "qualifier": None,
+                               "value": _complement(v)})
+        if values:
             add(path, _words(" ".join(path)), values, source, True)
             return
         if "value" in node and path:
@@ -393,7 +407,8 @@ def paper_results(paper) -> list[dict]:
             elif isinstance(v, list) and v and all(isinstance(row, dict) for row in v):
                 for row in v:   # a table's rows, each named by its other fields: "models 1, crops 1"
                     name = ", ".join(f"{f} {x}" for f, x in row.items()
-                                     if not _TOPK_KEY.fullmatch(f) and "error" not in f)
+                                     if not _TOPK_KEY.fullmatch(f) and "error" not in f
+                                     and not _TOPK_ACC_KEY.fullmatch(f))
                     walk(row, path + ([name] if k == "rows" else [k, name]), source)
             elif "error" in k and is_number(v):
                 add(path + [k], _words(k), [{"metric": "error", "split": None, "qualifier": None,
@@ -402,6 +417,13 @@ def paper_results(paper) -> list[dict]:
     if isinstance(paper, dict):
         walk(paper, [], None)
     return found
+
+
+def _complement(accuracy: float) -> float:
+    """The error for an accuracy in %, with the accuracy's decimals: 70.6 -> 29.4 (not 29.400…06)."""
+    text = repr(float(accuracy))
+    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 6
+    return round(100 - accuracy, decimals)
 
 
 def result_value(result: dict | None, metric: str):
