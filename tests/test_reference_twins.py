@@ -16,7 +16,10 @@ One parametrized test, one case per twin, each through ``utils.layers.same_as_re
   SE-ResNet-50 (utils/layers/senet.py) against timm's ``seresnet50``; DenseNet-121
   (utils/layers/densenet.py) against ``torchvision.models.densenet121``; Inception-v4 and the
   released Inception-ResNet-v2 (utils/layers/inception_v4.py) against timm's ``inception_v4`` and
-  ``inception_resnet_v2`` (their tensors paired in order: the names differ).
+  ``inception_resnet_v2`` (their tensors paired in order: the names differ); MobileNet at α = 1
+  (utils/layers/mobilenet.py) against timm's ``mobilenetv1_100`` (paired in order);
+  MobileNetV2 and EfficientNet-B0 (utils/layers/mobilenet_v2.py, efficientnet.py) against
+  ``torchvision.models.mobilenet_v2`` and ``efficientnet_b0``.
 
 Each case runs twice: at full size on the meta device (parameter count and state-dict layout, in
 no time and no memory), then with random weights (``build``) on a small input, for the outputs.
@@ -84,8 +87,15 @@ TWINS["Inception-v4 = timm inception_v4"] = (layers.InceptionV4,
                                              lambda: timm.create_model("inception_v4"), (3, 75, 75))
 TWINS["Inception-ResNet-v2 = timm inception_resnet_v2"] = (
     layers.InceptionResNetV2, lambda: timm.create_model("inception_resnet_v2"), (3, 75, 75))
+TWINS["MobileNet (α = 1) = timm mobilenetv1_100"] = (
+    layers.mobilenet.mobilenet, lambda: timm.create_model("mobilenetv1_100"), (3, 64, 64))
+TWINS["MobileNetV2 = mobilenet_v2"] = (layers.mobilenet_v2.mobilenet_v2,
+                                       torchvision.models.mobilenet_v2, (3, 64, 64))
+TWINS["EfficientNet-B0 = efficientnet_b0"] = (layers.efficientnet_b0,
+                                              torchvision.models.efficientnet_b0, (3, 64, 64))
 MAPPINGS = {"Inception-v4 = timm inception_v4": "order",
-            "Inception-ResNet-v2 = timm inception_resnet_v2": "order"}
+            "Inception-ResNet-v2 = timm inception_resnet_v2": "order",
+            "MobileNet (α = 1) = timm mobilenetv1_100": "order"}
 
 
 @pytest.mark.parametrize("name", list(TWINS))

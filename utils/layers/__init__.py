@@ -37,6 +37,15 @@ papers. One module per family, all re-exported here, so ``from utils import laye
 - ``senet``: squeeze-and-excitation networks (Hu et al., 2018), chapters/12_senet.ipynb: the SE
   block with the paper's names, SE-ResNet-50 (timm's ``seresnet50``), SE-Inception and the CIFAR-10
   SE-ResNets;
+- ``mobilenet``: MobileNet (Howard et al., 2017), chapters/13_mobilenet.ipynb: the depthwise
+  separable block, Table 1's network with the width multiplier α (timm's ``mobilenetv1_100`` at
+  α = 1) and the CIFAR-10 version;
+- ``mobilenet_v2``: MobileNetV2 (Sandler et al., 2018), chapters/14_mobilenet_v2.ipynb: the
+  inverted residual with its linear bottleneck, torchvision's ``mobilenet_v2`` module for module,
+  and the CIFAR-10 version with kuangliu's strides;
+- ``efficientnet``: EfficientNet (Tan & Le, 2019), chapters/15_efficientnet.ipynb: MBConv,
+  torchvision's EfficientNet-B0 … B7 module for module, and a CIFAR-10 version scaled by width
+  and depth;
 - ``common``: the pieces that later families share (conv–BN–activation, squeeze-and-excitation,
   channel rounding, stochastic depth), each equal to its ``torchvision.ops`` counterpart;
 - ``reference``: ``same_as_reference``, the check that a network is the reference one, and
@@ -67,8 +76,16 @@ from .inception_v4 import (InceptionA, InceptionB, InceptionC, InceptionResNetA,
                            InceptionResNetV1, InceptionResNetV2, InceptionV4, ReductionA,
                            ReductionB, ReductionBRes, StemResV1, StemV3, StemV4,
                            inception_resnet_cifar, inception_resnet_v1, inception_resnet_v2)
+from .efficientnet import (B0_STAGES, EFFICIENTNET_PARAMS, EfficientNet, MBConv,
+                           efficientnet_b0, efficientnet_b1, efficientnet_b2, efficientnet_b3,
+                           efficientnet_b4, efficientnet_b5, efficientnet_b6, efficientnet_b7,
+                           efficientnet_cifar)
 from .lenet import (LENET_C3_TABLE, EuclideanRBF, LeNet5, LeNetC3, ScaledTanh, Subsampling,
                     lenet5_cifar, lenet_c3_table)
+# (the builders mobilenet() and mobilenet_v2() stay in their modules, as inception_v3() does)
+from .mobilenet import MOBILENET_TABLE, DepthwiseSeparable, MobileNet, mobilenet_cifar
+from .mobilenet_v2 import (MOBILENET_V2_CIFAR_SETTING, MOBILENET_V2_SETTING, InvertedResidual,
+                           MobileNetV2, mobilenet_v2_cifar)
 from .nin import MLPConv, NiNCIFAR, NiNImageNet, nin_cifar
 from .reference import ReferenceCheck, random_weights, same_as_reference
 from .resnet import (BasicBlock, Bottleneck, ResNet, ResNetCIFAR, ZeroPadShortcut, resnet18,
