@@ -246,6 +246,11 @@ def _renderer(fig):
     return fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else fig._get_renderer()
 
 
+#: What covering another label's point costs, per square pixel, against 1000 for covering its
+#: text and 1 for its margin.
+_POINT_WEIGHT = 30
+
+
 def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=()):
     """Write each label next to its point where it overlaps no other label, point or line and
     stays inside the axes: a simple, deterministic de-overlap.
@@ -256,7 +261,10 @@ def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=
     label, in order, takes the first free position of its preference list, next to its point;
     failing that, the first free one a little farther out, joined to its point by a thin line;
     failing that, the least crowded of all. A label is kept a few points clear of the other
-    labels' points, so that it cannot be read as theirs. Returns the annotations.
+    labels' points, so that it cannot be read as theirs. Then each label that still overlaps
+    something looks again, now that the labels after it are placed too (at most two more
+    rounds), so that an early label does not keep a place a later point needed. Returns the
+    annotations.
     """
     fig = ax.figure
     renderer = _renderer(fig)
@@ -282,10 +290,12 @@ def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=
     def cost(box, me):
         c = 0.0
         others = [wide if j != me else tight for j, (tight, wide) in enumerate(own)]
-        for k, (a0, b0, a1, b1) in enumerate(placed + fixed + others):
+        points = [tight for j, (tight, _) in enumerate(own) if j != me]
+        weights = [1000] * len(placed) + [1] * (len(fixed) + len(others)) + [_POINT_WEIGHT] * len(points)
+        for k, (a0, b0, a1, b1) in enumerate(placed + fixed + others + points):
             w, h = min(box.x1, a1) - max(box.x0, a0), min(box.y1, b1) - max(box.y0, b0)
-            if w > 0 and h > 0:   # covering another label is worst: text on text is unreadable
-                c += w * h * (1000 if k < len(placed) else 1)
+            if w > 0 and h > 0:   # covering another label is worst: text on text is unreadable;
+                c += w * h * weights[k]   # then covering another label's point (not only its margin)
         outside = ((max(0, frame.x0 - box.x0) + max(0, box.x1 - frame.x1)) * box.height
                    + (max(0, frame.y0 - box.y0) + max(0, box.y1 - frame.y1)) * box.width)
         return c + 1000 * outside   # outside the axes is as bad as text on text
@@ -297,7 +307,9 @@ def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=
         x, y = dx * (r + (reach - 1) * 8), dy * (r + (reach - 1) * 6)
         return (x, y + slide) if dy == 0 else (x + slide, y) if dx == 0 else (x, y + slide)
 
-    for me, lab in enumerate(labels):
+    def search(me, ann):
+        """The cheapest position for label ``me`` given the labels placed so far."""
+        lab = labels[me]
         r = lab.get("r", 3.0) + gap
         prefer = list(lab.get("prefer", ()))
         order = prefer + [i for i in range(len(_AROUND)) if i not in prefer]
@@ -305,10 +317,6 @@ def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=
                              for slide in (0, 5, -5, 10, -10, 16, -16, 24, -24, 34, -34)
                              for i in order),
                             key=lambda c: (c[0], abs(c[1]), order.index(c[2])))
-        ann = ax.annotate(lab["text"], (lab["x"], lab["y"]), xytext=(0, 0),
-                          textcoords="offset points", fontsize=fontsize,
-                          color=lab.get("color", "black"), annotation_clip=False)
-        ann.set_in_layout(False)
         best = None
         for reach, slide, i in candidates:
             ann.xyann = offset(r, reach, slide, i)
@@ -323,9 +331,36 @@ def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=
                 best = (c, (reach, slide, i), box)
             if c == 0:
                 break
-        c, (reach, slide, i), box = best
-        ha, va = _AROUND[i][2:]
+        return best
+
+    probes = []
+    for lab in labels:
+        ann = ax.annotate(lab["text"], (lab["x"], lab["y"]), xytext=(0, 0),
+                          textcoords="offset points", fontsize=fontsize,
+                          color=lab.get("color", "black"), annotation_clip=False)
+        ann.set_in_layout(False)
+        probes.append(ann)
+    chosen = {}
+    for rounds in range(3):   # in order first; then each label again, now that all are placed
+        moved = False
+        for me in range(len(labels)):
+            old = chosen.pop(me, None)
+            placed[:] = [(b.x0 - 1, b.y0 - 1, b.x1 + 1, b.y1 + 1) for _, _, b in chosen.values()]
+            if old is not None:
+                old = (cost(old[2], me),) + old[1:]
+            best = search(me, probes[me]) if old is None or old[0] >= 1000 else old
+            if old is not None and best[0] >= old[0]:
+                best = old
+            moved |= old is None or best[1] != old[1]
+            chosen[me] = best
+        if not moved:
+            break
+    for ann in probes:
         ann.remove()
+    for me, lab in enumerate(labels):
+        c, (reach, slide, i), box = chosen[me]
+        ha, va = _AROUND[i][2:]
+        r = lab.get("r", 3.0) + gap
         joined = reach > 1 or abs(slide) > 5  # farther out: a thin line joins label and point
         ann = ax.annotate(lab["text"], (lab["x"], lab["y"]), xytext=offset(r, reach, slide, i),
                           textcoords="offset points", fontsize=fontsize, ha=ha, va=va,
@@ -334,7 +369,6 @@ def _place_labels(ax, labels, *, fontsize: float = 7.5, gap: float = 3.0, lines=
                                           shrinkA=1, shrinkB=lab.get("r", 3.0) + 0.5)
                           if joined else None)
         ann.set_in_layout(False)
-        placed.append((box.x0 - 1, box.y0 - 1, box.x1 + 1, box.y1 + 1))
         out.append(ann)
     return out
 
