@@ -65,17 +65,25 @@ def _source(cell) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
+def _fence(line: str, fences: list[str]):
+    """``line``'s fence (a match of ``FENCE``) or None, after updating ``fences``, the stack of
+    fences open before it: a bare fence of the same character, at least as long, closes the
+    innermost; a fence with a directive or language, or any fence outside all, opens one."""
+    m = FENCE.match(line)
+    if m:
+        mark = m.group(1)
+        if fences and mark[0] == fences[-1][0] and len(mark) >= len(fences[-1]) and not m.group(2):
+            fences.pop()
+        elif m.group(2) or not fences:
+            fences.append(mark)
+    return m
+
+
 def blocks(text: str) -> list[str]:
     """``text`` cut into blocks at blank lines that are not inside a fenced block."""
     out, current, fences = [], [], []
     for line in text.split("\n"):
-        m = FENCE.match(line)
-        if m:
-            mark = m.group(1)
-            if fences and mark[0] == fences[-1][0] and len(mark) >= len(fences[-1]) and not m.group(2):
-                fences.pop()
-            elif m.group(2) or not fences:
-                fences.append(mark)
+        m = _fence(line, fences)
         if not line.strip() and not fences:
             if current:
                 out.append("\n".join(current))
@@ -101,13 +109,7 @@ def split_parts(text: str) -> list[Part]:
     parts, lines, fences = [], [], []
     level, title = 0, ""
     for line in text.split("\n"):
-        m = FENCE.match(line)
-        if m:
-            mark = m.group(1)
-            if fences and mark[0] == fences[-1][0] and len(mark) >= len(fences[-1]) and not m.group(2):
-                fences.pop()
-            elif m.group(2) or not fences:
-                fences.append(mark)
+        m = _fence(line, fences)
         h = None if fences or m else HEADING.match(line)
         if h:
             if lines and "\n".join(lines).strip():

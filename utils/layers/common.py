@@ -19,15 +19,20 @@ import torch
 from torch import nn
 
 
-def he_init(model: nn.Module) -> None:
+def he_init(model: nn.Module, linear_std: float | None = None) -> None:
     """torchvision's initialisation of its batch-normalised networks (ResNet and later): He et
-    al.'s normal rule with the fan-out for every convolution's weights, batch norm's scale 1 and
-    shift 0; linear layers and convolution biases keep PyTorch's default."""
+    al.'s normal rule with the fan-out for every convolution's weights, batch norm's (and group
+    norm's) scale 1 and shift 0; linear layers and convolution biases keep PyTorch's default,
+    unless ``linear_std`` is given: then linear weights are drawn from N(0, linear_std²) and
+    their biases set to 0 (torchvision's MobileNets: 0.01)."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
             nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear) and linear_std is not None:
+            nn.init.normal_(m.weight, 0, linear_std)
             nn.init.zeros_(m.bias)
 
 

@@ -24,7 +24,7 @@ timm and this module (``activation_layer=nn.ReLU`` gives the paper's words).
 
 from torch import nn
 
-from utils.layers.common import ConvBNAct, make_divisible
+from .common import ConvBNAct, he_init, make_divisible
 
 # Table 1: (output channels, stride) of the thirteen depthwise separable blocks, α = 1. The stride
 # is that of the block's depthwise 3×3 convolution; its 1×1 convolution always has stride 1.
@@ -91,15 +91,7 @@ class MobileNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
         self.alpha, self.num_features = alpha, channels
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        he_init(self, linear_std=0.01)   # as timm's and torchvision's MobileNets
 
     def forward(self, x):
         x = self.avgpool(self.blocks(self.conv1(x)))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import ConvBNAct, make_divisible
+from .common import ConvBNAct, he_init, make_divisible
 
 # Table 2 of the paper: expansion t, output channels c, repetitions n, stride s of the first
 MOBILENET_V2_SETTING = [
@@ -123,18 +123,7 @@ class MobileNetV2(nn.Module):
                                         nn.Linear(self.last_channel, num_classes))
         self.setting = [list(row) for row in setting]
         self.width_mult = width_mult
-        # torchvision's initialisation
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        he_init(self, linear_std=0.01)   # torchvision's initialisation (no convolution has a bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
